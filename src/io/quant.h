@@ -1,0 +1,37 @@
+// ggml tensor types and block dequantisation to f32, bit-exact with the `gguf` Python package.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+namespace erank {
+
+enum class GGMLType : uint32_t {
+  F32 = 0,
+  F16 = 1,
+  Q4_0 = 2,
+  Q4_1 = 3,
+  Q5_0 = 6,
+  Q5_1 = 7,
+  Q8_0 = 8,
+  Q8_1 = 9,
+  Q2_K = 10,
+  Q3_K = 11,
+  Q4_K = 12,
+  Q5_K = 13,
+  Q6_K = 14,
+  Q8_K = 15,
+  BF16 = 30,
+};
+
+bool ggml_type_known(uint32_t t);  // true for the values above that we can dequantise
+std::string_view ggml_type_name(GGMLType t);
+int64_t ggml_block_size(GGMLType t);  // elements per block (1 for F32/F16/BF16)
+size_t ggml_type_size(GGMLType t);    // bytes per block
+// Bytes for n elements (n must be a multiple of the block size; throws erank::Error otherwise).
+size_t ggml_row_bytes(GGMLType t, int64_t n);
+
+// Dequantises n elements (a multiple of the block size) from src to dst.
+void dequantize(GGMLType t, const uint8_t* src, float* dst, int64_t n);
+
+}  // namespace erank
