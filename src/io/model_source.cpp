@@ -79,7 +79,7 @@ ModelSource resolve_model_source(const std::string& spec_in) {
   if (fs::exists(spec, ec)) return from_path(spec, spec);
   std::vector<std::string> searched{spec};
   for (const auto& d : model_search_dirs()) {
-    for (const std::string cand : {d + "/" + spec + ".gguf", d + "/" + spec}) {
+    for (const std::string& cand : {d + "/" + spec + ".gguf", d + "/" + spec}) {
       searched.push_back(cand);
       if (fs::exists(cand, ec)) return from_path(cand, spec);
     }
