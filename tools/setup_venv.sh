@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Creates (if missing) the Python venv used by the fixture scripts in tools/*.py and installs the
+# reference libraries from PyPI. Idempotent: re-running only installs what is missing.
+# Usage: bash tools/setup_venv.sh   (then run e.g. .venv/bin/python tools/make_hf_fixtures.py)
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="${ERANK_VENV:-$ROOT/.venv}"
+PKGS=(torch transformers tokenizers safetensors gguf numpy sentencepiece protobuf)
+
+if [[ ! -x "$VENV/bin/python" ]]; then
+  python3 -m venv "$VENV"
+fi
+# Skip pip entirely when everything already imports (keeps re-runs offline and fast).
+if "$VENV/bin/python" - <<'PY' 2>/dev/null; then
+import importlib
+for m in ["torch", "transformers", "tokenizers", "safetensors", "gguf", "numpy", "sentencepiece",
+          "google.protobuf"]:
+    importlib.import_module(m)
+PY
+  echo "venv ready: $VENV"
+  exit 0
+fi
+"$VENV/bin/python" -m pip install --upgrade pip
+# CPU wheels are enough for the fixtures; the default PyPI torch wheel also works.
+"$VENV/bin/python" -m pip install "${PKGS[@]}"
+"$VENV/bin/python" -c "import torch, transformers; print('torch', torch.__version__, 'transformers', transformers.__version__)"
+echo "venv ready: $VENV"
