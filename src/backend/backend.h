@@ -1,0 +1,102 @@
+// The op-level backend interface. Models are written once against these ops; a backend decides
+// precision and where memory lives. Two exist today: "cpu" (f32, OpenBLAS + OpenMP) and
+// "reference" (f64, plain loops, the test oracle). A CUDA backend implements the same ops.
+//
+// Shapes: activations are row-major [rows, cols]; rows are the tokens of all sequences of a
+// batch, concatenated (see SeqLayout). Weights are f32 [out, in] as in PyTorch's nn.Linear.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace erank {
+
+enum class Precision { f32, f64 };
+
+struct Act {
+  int64_t rows = 0, cols = 0;
+  Precision prec = Precision::f32;
+  std::vector<float> f;   // storage when prec == f32
+  std::vector<double> d;  // storage when prec == f64
+  int64_t size() const { return rows * cols; }
+  double at(int64_t r, int64_t c) const {
+    return prec == Precision::f32 ? f[r * cols + c] : d[r * cols + c];
+  }
+};
+
+// A weight tensor in f32, PyTorch shape order (e.g. [out, in]).
+struct Weight {
+  std::vector<int64_t> shape;
+  std::vector<float> data;
+  int64_t numel() const {
+    int64_t n = 1;
+    for (auto s : shape) n *= s;
+    return n;
+  }
+  int64_t dim(int i) const { return shape.at(static_cast<size_t>(i)); }
+};
+
+// Which rows belong to which sequence, and each row's position id.
+struct SeqLayout {
+  std::vector<int64_t> offsets;  // size n_seq + 1; sequence s owns rows [offsets[s], offsets[s+1])
+  std::vector<int32_t> positions;  // per row: 0..len-1 within its sequence
+  int64_t n_seq() const { return static_cast<int64_t>(offsets.size()) - 1; }
+  int64_t rows() const { return offsets.empty() ? 0 : offsets.back(); }
+};
+
+enum class Activation { relu, gelu_tanh, gelu_erf, silu };
+
+struct AttentionParams {
+  int64_t n_heads = 0, n_kv_heads = 0, head_dim = 0;
+  double scale = 1.0;          // multiplies q.k
+  int64_t sliding_window = 0;  // 0: full causal; w: key j visible from query i iff i - w < j <= i
+  double softcap = 0.0;        // 0: none; else scores = cap * tanh(scores / cap)
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual std::string name() const = 0;
+  virtual Precision precision() const = 0;
+
+  Act alloc(int64_t rows, int64_t cols) const;  // zero-filled
+
+  // out[r] = table[ids[r]] (table [V, cols]); ids are validated by the caller.
+  virtual void embed(const Weight& table, std::span<const int32_t> ids, Act& out) = 0;
+  // y = x W^T (+ b). W [out, in], x [rows, in], y [rows, out].
+  virtual void linear(const Act& x, const Weight& w, const Weight* b, Act& y) = 0;
+  // y += x (same shape)
+  virtual void add(Act& y, const Act& x) = 0;
+  // y *= x elementwise
+  virtual void mul(Act& y, const Act& x) = 0;
+  virtual void scale(Act& y, double s) = 0;
+  // Adds row vector v [cols] to every row (learned positions are gathered with embed instead).
+  virtual void activation(Act& x, Activation a) = 0;
+  // LayerNorm over each row (biased variance), optional affine w, b.
+  virtual void layer_norm(const Act& x, const Weight* w, const Weight* b, double eps, Act& y) = 0;
+  // RMSNorm over each contiguous group of `group` values (group == cols: per row; head_dim: per
+  // head, for q/k norms). Gain is w, or (1 + w) when one_plus (Gemma).
+  virtual void rms_norm(const Act& x, const Weight& w, double eps, int64_t group, bool one_plus,
+                        Act& y) = 0;
+  // Rotary embedding, rotate-half (NeoX/HF) convention, on the first `rotary_dim` dims of every
+  // head of width head_dim. inv_freq has rotary_dim / 2 entries.
+  virtual void rope(Act& x, int64_t head_dim, int64_t rotary_dim, std::span<const double> inv_freq,
+                    std::span<const int32_t> positions) = 0;
+  // Causal self-attention per sequence; q [rows, H*hd], k/v [rows, Hkv*hd], out [rows, H*hd].
+  virtual void attention(const Act& q, const Act& k, const Act& v, const AttentionParams& p,
+                         const SeqLayout& seqs, Act& out) = 0;
+  // out = x's columns viewed as [n_blocks, block]: take [offset, offset + width) of each block.
+  // Splits fused QKV projections (GPT-2: one block; GPT-NeoX: one block per head).
+  virtual void slice_cols(const Act& x, int64_t block, int64_t offset, int64_t width, Act& out) = 0;
+  // x = cap * tanh(x / cap)
+  virtual void softcap(Act& x, double cap) = 0;
+  // Selected rows of x (e.g. the last token of each sequence).
+  virtual void gather_rows(const Act& x, std::span<const int64_t> rows, Act& out) = 0;
+};
+
+// "cpu" (default) or "reference". threads <= 0: all cores.
+std::unique_ptr<Backend> make_backend(const std::string& name, int threads = 0);
+
+}  // namespace erank

@@ -1,0 +1,330 @@
+// Host backends: HostBackend<float> is "cpu" (OpenBLAS sgemm + OpenMP), HostBackend<double> is
+// "reference" (plain double loops, no BLAS: the oracle the fast path is tested against).
+#include <cblas.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <type_traits>
+
+#include "backend/backend.h"
+#include "core/error.h"
+
+namespace erank {
+
+Act Backend::alloc(int64_t rows, int64_t cols) const {
+  Act a;
+  a.rows = rows;
+  a.cols = cols;
+  a.prec = precision();
+  if (a.prec == Precision::f32)
+    a.f.assign(static_cast<size_t>(rows * cols), 0.0f);
+  else
+    a.d.assign(static_cast<size_t>(rows * cols), 0.0);
+  return a;
+}
+
+namespace {
+
+template <class T>
+T* data(Act& a) {
+  if constexpr (std::is_same_v<T, float>)
+    return a.f.data();
+  else
+    return a.d.data();
+}
+template <class T>
+const T* data(const Act& a) {
+  if constexpr (std::is_same_v<T, float>)
+    return a.f.data();
+  else
+    return a.d.data();
+}
+
+void check_shape(const Act& a, int64_t rows, int64_t cols, const char* what) {
+  ERANK_CHECK(a.rows == rows && a.cols == cols, "{}: expected [{}, {}], got [{}, {}]", what, rows,
+              cols, a.rows, a.cols);
+}
+
+template <class T>
+class HostBackend final : public Backend {
+ public:
+  static constexpr bool kFast = std::is_same_v<T, float>;
+  explicit HostBackend(int threads) : threads_(threads) {}
+
+  std::string name() const override { return kFast ? "cpu" : "reference"; }
+  Precision precision() const override { return kFast ? Precision::f32 : Precision::f64; }
+
+  void embed(const Weight& table, std::span<const int32_t> ids, Act& out) override {
+    const int64_t C = table.dim(1);
+    out = alloc(static_cast<int64_t>(ids.size()), C);
+    T* o = data<T>(out);
+    for (size_t r = 0; r < ids.size(); ++r) {
+      const float* src = table.data.data() + static_cast<int64_t>(ids[r]) * C;
+      for (int64_t c = 0; c < C; ++c) o[static_cast<int64_t>(r) * C + c] = static_cast<T>(src[c]);
+    }
+  }
+
+  void linear(const Act& x, const Weight& w, const Weight* b, Act& y) override {
+    const int64_t R = x.rows, I = x.cols, O = w.dim(0);
+    ERANK_CHECK(w.dim(1) == I, "linear: weight [{}, {}] vs input width {}", O, w.dim(1), I);
+    y = alloc(R, O);
+    T* yo = data<T>(y);
+    const T* xi = data<T>(x);
+    if constexpr (kFast) {
+      if (R > 0)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(R),
+                    static_cast<int>(O), static_cast<int>(I), 1.0f, xi, static_cast<int>(I),
+                    w.data.data(), static_cast<int>(I), 0.0f, yo, static_cast<int>(O));
+    } else {
+      for (int64_t r = 0; r < R; ++r)
+        for (int64_t o = 0; o < O; ++o) {
+          double s = 0;
+          const float* wr = w.data.data() + o * I;
+          for (int64_t i = 0; i < I; ++i) s += xi[r * I + i] * static_cast<double>(wr[i]);
+          yo[r * O + o] = s;
+        }
+    }
+    if (b) {
+      ERANK_CHECK(b->numel() == O, "linear: bias has {} values, output width {}", b->numel(), O);
+      for (int64_t r = 0; r < R; ++r)
+        for (int64_t o = 0; o < O; ++o) yo[r * O + o] += static_cast<T>(b->data[o]);
+    }
+  }
+
+  void add(Act& y, const Act& x) override {
+    check_shape(x, y.rows, y.cols, "add");
+    T* a = data<T>(y);
+    const T* b = data<T>(x);
+    for (int64_t i = 0; i < y.size(); ++i) a[i] += b[i];
+  }
+
+  void mul(Act& y, const Act& x) override {
+    check_shape(x, y.rows, y.cols, "mul");
+    T* a = data<T>(y);
+    const T* b = data<T>(x);
+    for (int64_t i = 0; i < y.size(); ++i) a[i] *= b[i];
+  }
+
+  void scale(Act& y, double s) override {
+    T* a = data<T>(y);
+    for (int64_t i = 0; i < y.size(); ++i) a[i] = static_cast<T>(a[i] * s);
+  }
+
+  void activation(Act& x, Activation act) override {
+    T* a = data<T>(x);
+    const int64_t n = x.size();
+    // Formulas as in transformers' ACT2FN (relu, gelu_new/gelu_pytorch_tanh, gelu, silu).
+    switch (act) {
+      case Activation::relu:
+        for (int64_t i = 0; i < n; ++i) a[i] = a[i] > 0 ? a[i] : T(0);
+        break;
+      case Activation::gelu_tanh: {
+        const T k = static_cast<T>(std::sqrt(2.0 / M_PI));
+#pragma omp parallel for num_threads(nthreads()) if (kFast && n > 65536)
+        for (int64_t i = 0; i < n; ++i) {
+          const T v = a[i];
+          a[i] = T(0.5) * v * (T(1) + std::tanh(k * (v + T(0.044715) * v * v * v)));
+        }
+        break;
+      }
+      case Activation::gelu_erf:
+        for (int64_t i = 0; i < n; ++i)
+          a[i] = T(0.5) * a[i] * (T(1) + std::erf(a[i] / std::sqrt(T(2))));
+        break;
+      case Activation::silu:
+#pragma omp parallel for num_threads(nthreads()) if (kFast && n > 65536)
+        for (int64_t i = 0; i < n; ++i) a[i] = a[i] / (T(1) + std::exp(-a[i]));
+        break;
+    }
+  }
+
+  void layer_norm(const Act& x, const Weight* w, const Weight* b, double eps, Act& y) override {
+    const int64_t R = x.rows, C = x.cols;
+    y = alloc(R, C);
+    const T* xi = data<T>(x);
+    T* yo = data<T>(y);
+    for (int64_t r = 0; r < R; ++r) {
+      const T* row = xi + r * C;
+      double mean = 0, var = 0;
+      for (int64_t c = 0; c < C; ++c) mean += row[c];
+      mean /= static_cast<double>(C);
+      for (int64_t c = 0; c < C; ++c) var += (row[c] - mean) * (row[c] - mean);
+      var /= static_cast<double>(C);
+      const double inv = 1.0 / std::sqrt(var + eps);
+      for (int64_t c = 0; c < C; ++c) {
+        double v = (row[c] - mean) * inv;
+        if (w) v *= w->data[c];
+        if (b) v += b->data[c];
+        yo[r * C + c] = static_cast<T>(v);
+      }
+    }
+  }
+
+  void rms_norm(const Act& x, const Weight& w, double eps, int64_t group, bool one_plus,
+                Act& y) override {
+    ERANK_CHECK(group > 0 && x.cols % group == 0 && w.numel() == group,
+                "rms_norm: group {} vs width {} and weight of {}", group, x.cols, w.numel());
+    y = alloc(x.rows, x.cols);
+    const T* xi = data<T>(x);
+    T* yo = data<T>(y);
+    const int64_t n_groups = x.size() / group;
+    for (int64_t g = 0; g < n_groups; ++g) {
+      const T* v = xi + g * group;
+      double ss = 0;
+      for (int64_t c = 0; c < group; ++c) ss += static_cast<double>(v[c]) * v[c];
+      const double inv = 1.0 / std::sqrt(ss / static_cast<double>(group) + eps);
+      for (int64_t c = 0; c < group; ++c) {
+        const double gain = one_plus ? 1.0 + w.data[c] : w.data[c];
+        yo[g * group + c] = static_cast<T>(v[c] * inv * gain);
+      }
+    }
+  }
+
+  void rope(Act& x, int64_t head_dim, int64_t rotary_dim, std::span<const double> inv_freq,
+            std::span<const int32_t> positions) override {
+    ERANK_CHECK(x.cols % head_dim == 0 && rotary_dim <= head_dim && rotary_dim % 2 == 0 &&
+                    static_cast<int64_t>(inv_freq.size()) == rotary_dim / 2 &&
+                    static_cast<int64_t>(positions.size()) == x.rows,
+                "rope: bad shapes (cols {}, head_dim {}, rotary_dim {})", x.cols, head_dim,
+                rotary_dim);
+    const int64_t H = x.cols / head_dim, half = rotary_dim / 2;
+    T* a = data<T>(x);
+    std::vector<T> cs(static_cast<size_t>(half)), sn(static_cast<size_t>(half));
+    for (int64_t r = 0; r < x.rows; ++r) {
+      // HF computes the angle in f32 (freqs = pos * inv_freq) then cos/sin; we follow that in the
+      // fast path so large positions round the same way.
+      for (int64_t i = 0; i < half; ++i) {
+        const T ang = static_cast<T>(static_cast<T>(positions[r]) * static_cast<T>(inv_freq[i]));
+        cs[i] = std::cos(ang);
+        sn[i] = std::sin(ang);
+      }
+      for (int64_t h = 0; h < H; ++h) {
+        T* v = a + r * x.cols + h * head_dim;
+        for (int64_t i = 0; i < half; ++i) {
+          const T x1 = v[i], x2 = v[i + half];
+          v[i] = x1 * cs[i] - x2 * sn[i];
+          v[i + half] = x2 * cs[i] + x1 * sn[i];
+        }
+      }
+    }
+  }
+
+  void attention(const Act& q, const Act& k, const Act& v, const AttentionParams& p,
+                 const SeqLayout& seqs, Act& out) override {
+    const int64_t H = p.n_heads, Hkv = p.n_kv_heads, hd = p.head_dim;
+    ERANK_CHECK(H % Hkv == 0 && q.cols == H * hd && k.cols == Hkv * hd && v.cols == Hkv * hd,
+                "attention: heads {} kv {} head_dim {} vs widths {}/{}/{}", H, Hkv, hd, q.cols,
+                k.cols, v.cols);
+    out = alloc(q.rows, H * hd);
+    const T* Q = data<T>(q);
+    const T* K = data<T>(k);
+    const T* V = data<T>(v);
+    T* O = data<T>(out);
+    const int64_t qs = H * hd, ks = Hkv * hd;
+    for (int64_t s = 0; s < seqs.n_seq(); ++s) {
+      const int64_t b = seqs.offsets[s], n = seqs.offsets[s + 1] - b;
+      if (n == 0) continue;
+      std::vector<T> S(static_cast<size_t>(n * n));
+      for (int64_t h = 0; h < H; ++h) {
+        const int64_t kh = h / (H / Hkv);
+        const T* Qh = Q + b * qs + h * hd;
+        const T* Kh = K + b * ks + kh * hd;
+        const T* Vh = V + b * ks + kh * hd;
+        T* Oh = O + b * qs + h * hd;
+        // Scores S = Q_h K_h^T * scale.
+        if constexpr (kFast) {
+          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(n), int(n), int(hd),
+                      float(p.scale), Qh, int(qs), Kh, int(ks), 0.0f, S.data(), int(n));
+        } else {
+          for (int64_t i = 0; i < n; ++i)
+            for (int64_t j = 0; j <= i; ++j) {
+              double d = 0;
+              for (int64_t c = 0; c < hd; ++c) d += Qh[i * qs + c] * Kh[j * ks + c];
+              S[i * n + j] = d * p.scale;
+            }
+        }
+        // Mask (causal, sliding window), soft-cap, softmax per query row.
+#pragma omp parallel for num_threads(nthreads()) if (kFast && n >= 256)
+        for (int64_t i = 0; i < n; ++i) {
+          T* row = S.data() + i * n;
+          const int64_t j0 =
+              p.sliding_window > 0 ? std::max<int64_t>(0, i - p.sliding_window + 1) : 0;
+          T mx = -std::numeric_limits<T>::infinity();
+          for (int64_t j = j0; j <= i; ++j) {
+            if (p.softcap > 0) row[j] = static_cast<T>(p.softcap * std::tanh(row[j] / p.softcap));
+            mx = std::max(mx, row[j]);
+          }
+          T sum = 0;
+          for (int64_t j = 0; j < n; ++j) {
+            if (j < j0 || j > i) {
+              row[j] = 0;
+            } else {
+              row[j] = std::exp(row[j] - mx);
+              sum += row[j];
+            }
+          }
+          for (int64_t j = j0; j <= i; ++j) row[j] /= sum;
+        }
+        // O_h = P V_h.
+        if constexpr (kFast) {
+          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(n), int(hd), int(n), 1.0f,
+                      S.data(), int(n), Vh, int(ks), 0.0f, Oh, int(qs));
+        } else {
+          for (int64_t i = 0; i < n; ++i)
+            for (int64_t c = 0; c < hd; ++c) {
+              double acc = 0;
+              for (int64_t j = 0; j <= i; ++j) acc += S[i * n + j] * Vh[j * ks + c];
+              Oh[i * qs + c] = acc;
+            }
+        }
+      }
+    }
+  }
+
+  void slice_cols(const Act& x, int64_t block, int64_t offset, int64_t width, Act& out) override {
+    ERANK_CHECK(block > 0 && x.cols % block == 0 && offset + width <= block,
+                "slice_cols: block {} offset {} width {} of width {}", block, offset, width,
+                x.cols);
+    const int64_t nb = x.cols / block;
+    out = alloc(x.rows, nb * width);
+    const T* a = data<T>(x);
+    T* o = data<T>(out);
+    for (int64_t r = 0; r < x.rows; ++r)
+      for (int64_t bi = 0; bi < nb; ++bi)
+        std::copy_n(a + r * x.cols + bi * block + offset, width, o + r * out.cols + bi * width);
+  }
+
+  void softcap(Act& x, double cap) override {
+    T* a = data<T>(x);
+    for (int64_t i = 0; i < x.size(); ++i) a[i] = static_cast<T>(cap * std::tanh(a[i] / cap));
+  }
+
+  void gather_rows(const Act& x, std::span<const int64_t> rows, Act& out) override {
+    out = alloc(static_cast<int64_t>(rows.size()), x.cols);
+    const T* a = data<T>(x);
+    T* o = data<T>(out);
+    for (size_t i = 0; i < rows.size(); ++i) {
+      ERANK_CHECK(rows[i] >= 0 && rows[i] < x.rows, "gather_rows: row {} of {}", rows[i], x.rows);
+      std::copy_n(a + rows[i] * x.cols, x.cols, o + static_cast<int64_t>(i) * x.cols);
+    }
+  }
+
+ private:
+  int nthreads() const {
+    return threads_ > 0 ? threads_ : omp_get_max_threads();
+  }
+  int threads_;
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> make_backend(const std::string& name, int threads) {
+  if (threads > 0) openblas_set_num_threads(threads);
+  if (name == "cpu") return std::make_unique<HostBackend<float>>(threads);
+  if (name == "reference") return std::make_unique<HostBackend<double>>(threads);
+  fail("unknown backend '{}' (known: cpu, reference)", name);
+}
+
+}  // namespace erank

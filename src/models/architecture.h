@@ -1,0 +1,43 @@
+// What one architecture file provides. Each src/models/<arch>.cpp defines one Architecture; the
+// list in architecture.cpp is the only registry.
+#pragma once
+#include <nlohmann/json.hpp>
+
+#include <string>
+#include <vector>
+
+#include "backend/backend.h"
+#include "models/config.h"
+#include "models/taps.h"
+#include "models/tensor_table.h"
+#include "models/weights.h"
+
+namespace erank {
+
+class GGUFFile;
+
+struct ForwardInput {
+  std::vector<int32_t> ids;  // all sequences concatenated
+  SeqLayout seqs;
+};
+
+struct Architecture {
+  std::string name;
+  std::vector<std::string> hf_model_types;  // config.json "model_type" values
+  std::vector<std::string> gguf_archs;      // GGUF "general.architecture" values
+  std::string hf_prefix;                    // base-model prefix in *ForCausalLM checkpoints
+  std::string hf_class;                     // "architectures" entry written by `erank twin`
+  ModelConfig (*config_from_hf)(const JsonConfig& j) = nullptr;
+  ModelConfig (*config_from_gguf)(const GGUFFile& f) = nullptr;    // null: GGUF not supported
+  nlohmann::json (*config_to_hf)(const ModelConfig& c) = nullptr;  // for configs read from GGUF
+  std::vector<TensorSpec> (*tensors)(const ModelConfig& c) = nullptr;
+  void (*forward)(const ModelConfig& c, const Weights& w, Backend& be, const ForwardInput& in,
+                  TapSink& sink) = nullptr;
+};
+
+const std::vector<const Architecture*>& architectures();
+const Architecture& architecture_for_hf(const std::string& model_type, const std::string& origin);
+const Architecture& architecture_for_gguf(const std::string& arch, const std::string& origin);
+const Architecture& architecture_named(const std::string& name);
+
+}  // namespace erank

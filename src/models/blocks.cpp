@@ -1,0 +1,55 @@
+#include "models/blocks.h"
+
+#include "core/error.h"
+
+namespace erank {
+
+Linear linear_of(const Weights& ws, const std::string& weight, const std::string& bias) {
+  return {&ws.get(weight), bias.empty() ? nullptr : ws.find(bias)};
+}
+
+Act project(Backend& be, const Act& x, const Linear& l) {
+  Act y;
+  be.linear(x, *l.w, l.b, y);
+  return y;
+}
+
+Act attend(Backend& be, Act& q, Act& k, const Act& v, const AttentionParams& p, const Rope* rope,
+           const SeqLayout& seqs) {
+  if (rope && rope->rotary_dim > 0) {
+    be.rope(q, rope->head_dim, rope->rotary_dim, rope->inv_freq, seqs.positions);
+    be.rope(k, rope->head_dim, rope->rotary_dim, rope->inv_freq, seqs.positions);
+  }
+  Act out;
+  be.attention(q, k, v, p, seqs, out);
+  return out;
+}
+
+Act gated_mlp(Backend& be, const Act& x, const Linear& gate, const Linear& up, const Linear& down,
+              Activation act) {
+  Act g = project(be, x, gate);
+  be.activation(g, act);
+  be.mul(g, project(be, x, up));
+  return project(be, g, down);
+}
+
+Act plain_mlp(Backend& be, const Act& x, const Linear& fc1, const Linear& fc2, Activation act) {
+  Act h = project(be, x, fc1);
+  be.activation(h, act);
+  return project(be, h, fc2);
+}
+
+ForwardInput make_input(const std::vector<std::vector<int32_t>>& seqs) {
+  ForwardInput in;
+  in.seqs.offsets.push_back(0);
+  for (auto& s : seqs) {
+    for (size_t i = 0; i < s.size(); ++i) {
+      in.ids.push_back(s[i]);
+      in.seqs.positions.push_back(static_cast<int32_t>(i));
+    }
+    in.seqs.offsets.push_back(static_cast<int64_t>(in.ids.size()));
+  }
+  return in;
+}
+
+}  // namespace erank

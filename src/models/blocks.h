@@ -1,0 +1,37 @@
+// Shared transformer pieces, built from backend ops and taking small named structs.
+#pragma once
+#include <vector>
+
+#include "backend/backend.h"
+#include "models/architecture.h"
+#include "models/weights.h"
+
+namespace erank {
+
+struct Linear {
+  const Weight* w = nullptr;  // [out, in]
+  const Weight* b = nullptr;  // [out] or null
+};
+Linear linear_of(const Weights& ws, const std::string& weight, const std::string& bias = "");
+
+struct Rope {
+  int64_t head_dim = 0, rotary_dim = 0;
+  std::vector<double> inv_freq;
+};
+
+Act project(Backend& be, const Act& x, const Linear& l);
+
+// RoPE on q and k (when rope is non-null), then causal attention.
+Act attend(Backend& be, Act& q, Act& k, const Act& v, const AttentionParams& p, const Rope* rope,
+           const SeqLayout& seqs);
+
+// down(act(gate(x)) * up(x)) -- Llama/Gemma MLP.
+Act gated_mlp(Backend& be, const Act& x, const Linear& gate, const Linear& up, const Linear& down,
+              Activation act);
+// fc2(act(fc1(x))) -- OPT/GPT-2/NeoX MLP.
+Act plain_mlp(Backend& be, const Act& x, const Linear& fc1, const Linear& fc2, Activation act);
+
+// Builds the row layout of a batch of sequences.
+ForwardInput make_input(const std::vector<std::vector<int32_t>>& seqs);
+
+}  // namespace erank

@@ -1,0 +1,331 @@
+#include "models/model.h"
+
+#include "models/blocks.h"
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+#include "core/error.h"
+#include "io/atomic_file.h"
+#include "io/gguf.h"
+#include "io/safetensors.h"
+
+namespace fs = std::filesystem;
+
+namespace erank {
+
+namespace {
+
+std::string shape_str(const std::vector<int64_t>& s) {
+  std::string r = "[";
+  for (size_t i = 0; i < s.size(); ++i) r += (i ? ", " : "") + std::to_string(s[i]);
+  return r + "]";
+}
+
+nlohmann::json read_json(const std::string& path) {
+  std::ifstream f(path);
+  if (!f) fail("{}: cannot open", path);
+  try {
+    return nlohmann::json::parse(f);
+  } catch (const nlohmann::json::exception& e) {
+    fail("{}: malformed JSON: {}", path, e.what());
+  }
+}
+
+ModelConfig hf_config(const std::string& dir, const Architecture** arch) {
+  const std::string path = dir + "/config.json";
+  nlohmann::json j = read_json(path);
+  if (!j.is_object()) fail("{}: not a JSON object", path);
+  JsonConfig jc{j, path};
+  if (!jc.has("model_type")) fail("{}: no 'model_type'", path);
+  const Architecture& a = architecture_for_hf(jc.str_or("model_type", ""), path);
+  ModelConfig c = a.config_from_hf(jc);
+  c.raw = j;
+  validate_config(c, path);
+  *arch = &a;
+  return c;
+}
+
+// Q/K rows of a head are stored by llama.cpp as [hd/2, 2] instead of [2, hd/2]; swap back.
+void rope_unpermute(Weight& w, int64_t n_heads) {
+  const int64_t rows = w.dim(0), cols = w.shape.size() > 1 ? w.dim(1) : 1;
+  ERANK_CHECK(rows % (2 * n_heads) == 0, "rope un-permute: {} rows, {} heads", rows, n_heads);
+  const int64_t hd = rows / n_heads, half = hd / 2;
+  std::vector<float> out(w.data.size());
+  for (int64_t h = 0; h < n_heads; ++h)
+    for (int64_t a = 0; a < 2; ++a)
+      for (int64_t b = 0; b < half; ++b) {
+        const int64_t dst = h * hd + a * half + b, src = h * hd + 2 * b + a;
+        std::copy_n(w.data.begin() + src * cols, cols, out.begin() + dst * cols);
+      }
+  w.data = std::move(out);
+}
+
+void transpose2d(Weight& w) {
+  const int64_t r = w.dim(0), c = w.dim(1);
+  std::vector<float> out(w.data.size());
+  for (int64_t i = 0; i < r; ++i)
+    for (int64_t j = 0; j < c; ++j) out[j * r + i] = w.data[i * c + j];
+  w.data = std::move(out);
+  w.shape = {c, r};
+}
+
+std::unique_ptr<Model> load_hf(const ModelSource& src) {
+  const Architecture* arch = nullptr;
+  ModelConfig cfg = hf_config(src.path, &arch);
+  LoadReport rep;
+  // Shards from the index, else the single file.
+  std::vector<std::string> files;
+  const std::string index = src.path + "/model.safetensors.index.json";
+  if (fs::exists(index)) {
+    nlohmann::json j = read_json(index);
+    if (!j.contains("weight_map") || !j["weight_map"].is_object())
+      fail("{}: no 'weight_map' object", index);
+    std::set<std::string> uniq;
+    for (auto& [k, v] : j["weight_map"].items()) {
+      if (!v.is_string()) fail("{}: weight_map['{}'] is not a file name", index, k);
+      uniq.insert(v.get<std::string>());
+    }
+    for (auto& f : uniq) {
+      if (f.find('/') != std::string::npos)
+        fail("{}: shard name '{}' must be a plain file name", index, f);
+      files.push_back(src.path + "/" + f);
+    }
+  } else if (fs::exists(src.path + "/model.safetensors")) {
+    files.push_back(src.path + "/model.safetensors");
+  } else {
+    fail("{}: no model.safetensors or model.safetensors.index.json", src.path);
+  }
+  std::vector<std::unique_ptr<SafetensorsFile>> open;
+  std::map<std::string, std::pair<const TensorView*, std::string>> views;  // name -> view, file
+  for (auto& f : files) {
+    open.push_back(std::make_unique<SafetensorsFile>(f));
+    for (auto& [name, v] : open.back()->tensors()) {
+      views[name] = {&v, f};
+      rep.file_bytes += v.data.size();
+    }
+  }
+  rep.files = files;
+  std::set<std::string> used, dtypes;
+  Weights w;
+  for (const TensorSpec& s : arch->tensors(cfg)) {
+    const TensorView* v = nullptr;
+    std::string file;
+    for (const std::string& cand :
+         s.head ? std::vector<std::string>{s.name}
+                : std::vector<std::string>{arch->hf_prefix + s.name, s.name}) {
+      if (auto it = views.find(cand); it != views.end()) {
+        v = it->second.first;
+        file = it->second.second;
+        used.insert(cand);
+        break;
+      }
+    }
+    if (!v) {
+      if (!s.tied_to.empty()) {
+        w.alias(s.name, s.tied_to);
+        rep.tied.push_back(s.name);
+        continue;
+      }
+      if (!s.required) continue;
+      fail("{}: tensor '{}' is missing (expected shape {})", src.path, arch->hf_prefix + s.name,
+           shape_str(s.shape));
+    }
+    std::vector<int64_t> want = s.shape;
+    if (s.hf_transposed) std::reverse(want.begin(), want.end());
+    if (v->shape != want)
+      fail("{}: tensor '{}' has shape {}, expected {}", file, v->name, shape_str(v->shape),
+           shape_str(want));
+    if (v->dtype != DType::f32 && v->dtype != DType::f16 && v->dtype != DType::bf16)
+      fail("{}: tensor '{}' has dtype {}, expected F32, F16 or BF16", file, v->name,
+           dtype_name(v->dtype));
+    dtypes.insert(std::string(dtype_name(v->dtype)));
+    rep.tensor_types[s.name] = std::string(dtype_name(v->dtype));
+    Weight t{want, std::vector<float>(static_cast<size_t>(v->numel()))};
+    to_f32(*v, t.data.data());
+    if (s.hf_transposed) transpose2d(t);
+    w.set(s.name, std::move(t));
+  }
+  for (auto& [name, _] : views)
+    if (!used.count(name)) rep.unused.push_back(name);
+  rep.source_dtype = dtypes.size() == 1 ? *dtypes.begin() : "mixed";
+  return std::make_unique<Model>(std::move(cfg), *arch, std::move(w), std::move(rep));
+}
+
+std::unique_ptr<Model> load_gguf(const ModelSource& src) {
+  GGUFFile f(src.path);
+  const Architecture& arch = architecture_for_gguf(f.get_string("general.architecture"), src.path);
+  if (!arch.config_from_gguf) fail("{}: GGUF loading is not supported for {}", src.path, arch.name);
+  ModelConfig cfg = arch.config_from_gguf(f);
+  validate_config(cfg, src.path);
+  cfg.raw = arch.config_to_hf(cfg);
+  LoadReport rep;
+  rep.files = {src.path};
+  std::set<std::string> used, types;
+  Weights w;
+  for (const TensorSpec& s : arch.tensors(cfg)) {
+    const GGUFTensorInfo* t = s.gguf.empty() ? nullptr : f.find_tensor(s.gguf);
+    if (!t) {
+      if (!s.tied_to.empty()) {
+        w.alias(s.name, s.tied_to);
+        rep.tied.push_back(s.name);
+        continue;
+      }
+      if (!s.required) continue;
+      fail("{}: tensor '{}' ({}) is missing", src.path, s.gguf.empty() ? s.name : s.gguf, s.name);
+    }
+    used.insert(t->name);
+    std::vector<int64_t> shape(t->ne.rbegin(), t->ne.rend());
+    if (shape != s.shape)
+      fail("{}: tensor '{}' has shape {}, expected {}", src.path, t->name, shape_str(shape),
+           shape_str(s.shape));
+    rep.file_bytes += t->data.size();
+    types.insert(std::string(ggml_type_name(t->type)));
+    rep.tensor_types[s.name] = std::string(ggml_type_name(t->type));
+    Weight wt{s.shape, f.dequantize(*t)};
+    switch (s.gguf_fix) {
+      case GGUFFix::rope_unpermute_q:
+        rope_unpermute(wt, cfg.n_heads);
+        break;
+      case GGUFFix::rope_unpermute_k:
+        rope_unpermute(wt, cfg.n_kv_heads);
+        break;
+      case GGUFFix::minus_one:
+        for (auto& x : wt.data) x -= 1.0f;
+        break;
+      case GGUFFix::none:
+        break;
+    }
+    w.set(s.name, std::move(wt));
+  }
+  for (auto& t : f.tensors())
+    if (!used.count(t.name)) rep.unused.push_back(t.name);
+  for (auto& t : types) rep.source_dtype += (rep.source_dtype.empty() ? "" : "+") + t;
+  return std::make_unique<Model>(std::move(cfg), arch, std::move(w), std::move(rep));
+}
+
+// splitmix64 / xoshiro256**: a small, fully specified generator, so twins are the same on every
+// platform and standard library (std::normal_distribution is not specified bit-for-bit).
+struct Rng {
+  uint64_t s[4];
+  explicit Rng(uint64_t seed) {
+    for (auto& v : s) {
+      seed += 0x9e3779b97f4a7c15ull;
+      uint64_t z = seed;
+      z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+      z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+      v = z ^ (z >> 31);
+    }
+  }
+  static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+  uint64_t next() {
+    const uint64_t r = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = rotl(s[3], 45);
+    return r;
+  }
+  double uniform() { return (static_cast<double>(next() >> 11) + 0.5) * 0x1.0p-53; }  // (0, 1)
+};
+
+uint64_t fnv1a(const std::string& s) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char ch : s) h = (h ^ ch) * 1099511628211ull;
+  return h;
+}
+
+}  // namespace
+
+int64_t Model::n_params() const {
+  int64_t n = 0;
+  w_.for_each([&](const std::string&, const Weight& t) { n += t.numel(); });
+  return n;
+}
+
+void Model::forward(Backend& be, const std::vector<std::vector<int32_t>>& seqs,
+                    TapSink& sink) const {
+  const bool learned_pos = cfg_.arch == "opt" || cfg_.arch == "gpt2";
+  for (auto& s : seqs) {
+    for (int32_t id : s)
+      if (id < 0 || id >= cfg_.vocab_size)
+        fail("token id {} is outside the vocabulary (size {})", id, cfg_.vocab_size);
+    if (learned_pos && static_cast<int64_t>(s.size()) > cfg_.max_positions)
+      fail("sequence of {} tokens exceeds the model's {} learned positions", s.size(),
+           cfg_.max_positions);
+  }
+  arch_->forward(cfg_, w_, be, make_input(seqs), sink);
+}
+
+std::unique_ptr<Model> load_model(const ModelSource& src) {
+  return src.kind == ModelSource::Kind::gguf ? load_gguf(src) : load_hf(src);
+}
+
+ModelConfig load_config(const ModelSource& src, const Architecture** arch) {
+  if (src.kind == ModelSource::Kind::hf_folder) return hf_config(src.path, arch);
+  GGUFFile f(src.path);
+  const Architecture& a = architecture_for_gguf(f.get_string("general.architecture"), src.path);
+  ModelConfig c = a.config_from_gguf(f);
+  validate_config(c, src.path);
+  c.raw = a.config_to_hf(c);
+  *arch = &a;
+  return c;
+}
+
+std::unique_ptr<Model> make_twin(const ModelConfig& cfg, const Architecture& arch, uint64_t seed) {
+  Weights w;
+  LoadReport rep;
+  for (const TensorSpec& s : arch.tensors(cfg)) {
+    if (!s.tied_to.empty()) {
+      w.alias(s.name, s.tied_to);
+      rep.tied.push_back(s.name);
+      continue;
+    }
+    Weight t{s.shape, {}};
+    t.data.assign(static_cast<size_t>(t.numel()), 0.0f);
+    if (s.init.kind == InitSpec::ones) {
+      std::fill(t.data.begin(), t.data.end(), 1.0f);
+    } else if (s.init.kind == InitSpec::normal) {
+      // One stream per tensor, keyed by (seed, name): independent of order and threads.
+      Rng rng(seed ^ fnv1a(s.name));
+      for (size_t i = 0; i < t.data.size(); i += 2) {
+        const double u1 = rng.uniform(), u2 = rng.uniform();  // Box-Muller
+        const double r = std::sqrt(-2.0 * std::log(u1)) * s.init.std;
+        t.data[i] = static_cast<float>(r * std::cos(2 * M_PI * u2));
+        if (i + 1 < t.data.size()) t.data[i + 1] = static_cast<float>(r * std::sin(2 * M_PI * u2));
+      }
+      if (s.init.zero_row >= 0 && s.init.zero_row < s.shape[0]) {
+        const int64_t cols = t.numel() / s.shape[0];
+        std::fill_n(t.data.begin() + s.init.zero_row * cols, cols, 0.0f);
+      }
+    }
+    w.set(s.name, std::move(t));
+  }
+  rep.source_dtype = "F32";
+  return std::make_unique<Model>(cfg, arch, std::move(w), std::move(rep));
+}
+
+void save_hf_folder(const Model& m, const std::string& dir) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) fail("{}: cannot create folder: {}", dir, ec.message());
+  std::vector<TensorToWrite> out;
+  for (const TensorSpec& s : m.arch().tensors(m.config())) {
+    if (m.weights().is_alias(s.name)) continue;
+    const Weight* w = m.weights().find(s.name);
+    if (!w) continue;
+    Weight t = *w;
+    if (s.hf_transposed) transpose2d(t);
+    out.push_back(make_f32(s.head ? s.name : m.arch().hf_prefix + s.name, t.shape, t.data));
+  }
+  nlohmann::json cfg = m.config().raw;
+  if (!cfg.contains("architectures")) cfg["architectures"] = {m.arch().hf_class};
+  cfg["torch_dtype"] = "float32";
+  write_safetensors(dir + "/model.safetensors", out, {{"format", "pt"}});
+  write_file_atomic(dir + "/config.json", cfg.dump(2) + "\n");
+}
+
+}  // namespace erank

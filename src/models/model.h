@@ -1,0 +1,58 @@
+// A loaded model: resolved config, its architecture, f32 weights checked against the tensor
+// table, and a forward that reports every hidden state through taps.
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "io/model_source.h"
+#include "models/architecture.h"
+
+namespace erank {
+
+struct LoadReport {
+  std::vector<std::string> files;                   // files read
+  std::string source_dtype;                         // F32 / BF16 / F16 / mixed, or GGUF types
+  std::map<std::string, std::string> tensor_types;  // per tensor: its type in the file
+  std::vector<std::string> unused;  // tensors in the files that the table does not use
+  std::vector<std::string> tied;    // tensors taken from their tie target
+  size_t file_bytes = 0;            // bytes of tensor data in the files
+};
+
+class Model {
+ public:
+  Model(ModelConfig cfg, const Architecture& arch, Weights w, LoadReport report)
+      : cfg_(std::move(cfg)), arch_(&arch), w_(std::move(w)), report_(std::move(report)) {}
+
+  const ModelConfig& config() const { return cfg_; }
+  const Architecture& arch() const { return *arch_; }
+  const Weights& weights() const { return w_; }
+  const LoadReport& report() const { return report_; }
+  int64_t n_params() const;  // distinct parameters (a tied head counts once)
+
+  // Runs all sequences as one batch (each attends only to itself). Token ids are validated.
+  void forward(Backend& be, const std::vector<std::vector<int32_t>>& seqs, TapSink& sink) const;
+
+ private:
+  ModelConfig cfg_;
+  const Architecture* arch_;
+  Weights w_;
+  LoadReport report_;
+};
+
+std::unique_ptr<Model> load_model(const ModelSource& src);
+inline std::unique_ptr<Model> load_model(const std::string& spec) {
+  return load_model(resolve_model_source(spec));
+}
+
+// Reads only the config (for `erank info` and twins without weights).
+ModelConfig load_config(const ModelSource& src, const Architecture** arch);
+
+// The untrained twin: same config, weights drawn by the architecture's HF `_init_weights`
+// scheme from `seed`; identical on every run and any thread count.
+std::unique_ptr<Model> make_twin(const ModelConfig& cfg, const Architecture& arch, uint64_t seed);
+
+// Writes config.json + model.safetensors (f32, HF names and layouts) that transformers loads.
+void save_hf_folder(const Model& m, const std::string& dir);
+
+}  // namespace erank
