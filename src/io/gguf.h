@@ -70,6 +70,7 @@ class GGUFFile {
   size_t alignment_ = 32;
   std::map<std::string, GGUFValue> kv_;
   std::vector<GGUFTensorInfo> tensors_;
+  std::map<std::string, size_t, std::less<>> index_;  // tensor name -> position in tensors_
 };
 
 }  // namespace erank

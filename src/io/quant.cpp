@@ -1,0 +1,255 @@
+// Block dequantisation. Each kernel mirrors the numpy code of gguf-py (gguf/quants.py) step by
+// step so that results are bitwise equal in f32: every product and sum is rounded to f32 in the
+// same order as numpy does (e.g. Q4_K is `(d*sc)*q - (dmin*m)`, never a fused multiply-add).
+// (In the kernels that add - Q4_1, Q5_1, Q2_K..Q5_K - the products of an f16 scale and small
+// integers are exact in f32, so only the final add rounds; we keep the steps separate anyway.)
+#include "io/quant.h"
+
+#include <cstring>
+
+#include "core/dtype.h"
+#include "core/error.h"
+
+// Keep a*b+c as two roundings like numpy (GCC's -std=c++20 already implies -ffp-contract=off).
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#endif
+
+namespace erank {
+
+namespace {
+
+constexpr int QK = 32;    // elements per legacy block (Q4_0 .. Q8_0)
+constexpr int QKK = 256;  // elements per K-quant super-block
+
+float f16_at(const uint8_t* p) {
+  uint16_t h;
+  std::memcpy(&h, p, 2);
+  return f16_to_f32(h);
+}
+
+// Two f32 roundings, written as separate statements so nothing can fuse them.
+inline float mul_add(float a, float b, float c) {
+  const float p = a * b;
+  return p + c;
+}
+inline float mul_sub(float a, float b, float c) {
+  const float p = a * b;
+  return p - c;
+}
+
+// Legacy blocks store the low nibbles of elements 0..15 and the high nibbles of 16..31.
+inline int nibble(const uint8_t* qs, int i) {
+  return i < 16 ? qs[i] & 0x0F : qs[i - 16] >> 4;
+}
+
+void deq_q4_0(const uint8_t* b, float* y) {  // d(f16) qs[16]
+  const float d = f16_at(b);
+  for (int i = 0; i < QK; ++i) y[i] = d * static_cast<float>(nibble(b + 2, i) - 8);
+}
+
+void deq_q4_1(const uint8_t* b, float* y) {  // d m qs[16]
+  const float d = f16_at(b), m = f16_at(b + 2);
+  for (int i = 0; i < QK; ++i) y[i] = mul_add(d, static_cast<float>(nibble(b + 4, i)), m);
+}
+
+// 5-bit value i: low nibble from qs, bit i of the little-endian u32 qh as bit 4.
+inline int q5(const uint8_t* qh4, const uint8_t* qs, int i) {
+  uint32_t qh;
+  std::memcpy(&qh, qh4, 4);
+  return nibble(qs, i) | static_cast<int>(((qh >> i) & 1u) << 4);
+}
+
+void deq_q5_0(const uint8_t* b, float* y) {  // d qh[4] qs[16]
+  const float d = f16_at(b);
+  for (int i = 0; i < QK; ++i) y[i] = d * static_cast<float>(q5(b + 2, b + 6, i) - 16);
+}
+
+void deq_q5_1(const uint8_t* b, float* y) {  // d m qh[4] qs[16]
+  const float d = f16_at(b), m = f16_at(b + 2);
+  for (int i = 0; i < QK; ++i) y[i] = mul_add(d, static_cast<float>(q5(b + 4, b + 8, i)), m);
+}
+
+void deq_q8_0(const uint8_t* b, float* y) {  // d qs[32] (int8)
+  const float d = f16_at(b);
+  for (int i = 0; i < QK; ++i) y[i] = static_cast<float>(static_cast<int8_t>(b[2 + i])) * d;
+}
+
+void deq_q2_k(const uint8_t* b, float* y) {  // scales[16] qs[64] d dmin
+  const uint8_t* sc = b;
+  const uint8_t* qs = b + 16;
+  const float d = f16_at(b + 80), dmin = f16_at(b + 82);
+  for (int i = 0; i < QKK; ++i) {
+    const int c = i / 128, j = (i / 32) % 4, l = i % 32;
+    const int q = (qs[c * 32 + l] >> (2 * j)) & 3;
+    const int g = i / 16;
+    const float dl = d * static_cast<float>(sc[g] & 0x0F);
+    const float ml = dmin * static_cast<float>(sc[g] >> 4);
+    y[i] = mul_sub(dl, static_cast<float>(q), ml);
+  }
+}
+
+void deq_q3_k(const uint8_t* b, float* y) {  // hmask[32] qs[64] scales[12] d
+  const uint8_t* hmask = b;
+  const uint8_t* qs = b + 32;
+  const uint8_t* s = b + 96;
+  const float d = f16_at(b + 108);
+  float dl[16];
+  for (int i = 0; i < 16; ++i) {
+    const int lo = (s[i % 8] >> (4 * (i / 8))) & 0x0F;
+    const int hi = (s[8 + i % 4] >> (2 * (i / 4))) & 0x03;
+    dl[i] = d * static_cast<float>((lo | (hi << 4)) - 32);
+  }
+  for (int i = 0; i < QKK; ++i) {
+    const int c = i / 128, j = (i / 32) % 4, l = i % 32;
+    const int ql = (qs[c * 32 + l] >> (2 * j)) & 3;
+    const int h = (hmask[l] >> (i / 32)) & 1;
+    const int q = ql - ((h ^ 1) << 2);  // the offset 4 applies when the mask bit is 0
+    y[i] = dl[i / 16] * static_cast<float>(q);
+  }
+}
+
+// The 8 six-bit (scale, min) pairs packed in 12 bytes, shared by Q4_K and Q5_K.
+void k_scale_min(const uint8_t* s, int* sc, int* mn) {
+  for (int j = 0; j < 4; ++j) {
+    sc[j] = s[j] & 0x3F;
+    mn[j] = s[4 + j] & 0x3F;
+    sc[4 + j] = (s[8 + j] & 0x0F) | ((s[j] >> 2) & 0x30);
+    mn[4 + j] = (s[8 + j] >> 4) | ((s[4 + j] >> 2) & 0x30);
+  }
+}
+
+void deq_q4_k(const uint8_t* b, float* y) {  // d dmin scales[12] qs[128]
+  const float d = f16_at(b), dmin = f16_at(b + 2);
+  int sc[8], mn[8];
+  k_scale_min(b + 4, sc, mn);
+  const uint8_t* qs = b + 16;
+  for (int g = 0; g < 8; ++g) {
+    const float dg = d * static_cast<float>(sc[g]);
+    const float mg = dmin * static_cast<float>(mn[g]);
+    const int c = g / 2, shift = 4 * (g % 2);
+    for (int l = 0; l < 32; ++l)
+      y[g * 32 + l] = mul_sub(dg, static_cast<float>((qs[c * 32 + l] >> shift) & 0x0F), mg);
+  }
+}
+
+void deq_q5_k(const uint8_t* b, float* y) {  // d dmin scales[12] qh[32] qs[128]
+  const float d = f16_at(b), dmin = f16_at(b + 2);
+  int sc[8], mn[8];
+  k_scale_min(b + 4, sc, mn);
+  const uint8_t* qh = b + 16;
+  const uint8_t* qs = b + 48;
+  for (int g = 0; g < 8; ++g) {
+    const float dg = d * static_cast<float>(sc[g]);
+    const float mg = dmin * static_cast<float>(mn[g]);
+    const int c = g / 2, shift = 4 * (g % 2);
+    for (int l = 0; l < 32; ++l) {
+      const int q = ((qs[c * 32 + l] >> shift) & 0x0F) | (((qh[l] >> g) & 1) << 4);
+      y[g * 32 + l] = mul_sub(dg, static_cast<float>(q), mg);
+    }
+  }
+}
+
+void deq_q6_k(const uint8_t* b, float* y) {  // ql[128] qh[64] scales[16] (int8) d
+  const uint8_t* ql = b;
+  const uint8_t* qh = b + 128;
+  const auto* sc = reinterpret_cast<const int8_t*>(b + 192);
+  const float d = f16_at(b + 208);
+  for (int i = 0; i < QKK; ++i) {
+    const int c = i / 128, r = i % 128;
+    const int lo = (ql[c * 64 + r % 64] >> (4 * (r / 64))) & 0x0F;
+    const int hi = (qh[c * 32 + r % 32] >> (2 * (r / 32))) & 0x03;
+    const float dg = d * static_cast<float>(sc[i / 16]);
+    y[i] = dg * static_cast<float>((lo | (hi << 4)) - 32);
+  }
+}
+
+using BlockFn = void (*)(const uint8_t*, float*);
+
+struct TypeInfo {
+  GGMLType type;
+  std::string_view name;
+  int64_t block;
+  size_t bytes;
+  BlockFn fn;  // null: element types handled directly, or not dequantisable
+};
+
+constexpr TypeInfo kTypes[] = {
+    {GGMLType::F32, "F32", 1, 4, nullptr},        {GGMLType::F16, "F16", 1, 2, nullptr},
+    {GGMLType::BF16, "BF16", 1, 2, nullptr},      {GGMLType::Q4_0, "Q4_0", QK, 18, deq_q4_0},
+    {GGMLType::Q4_1, "Q4_1", QK, 20, deq_q4_1},   {GGMLType::Q5_0, "Q5_0", QK, 22, deq_q5_0},
+    {GGMLType::Q5_1, "Q5_1", QK, 24, deq_q5_1},   {GGMLType::Q8_0, "Q8_0", QK, 34, deq_q8_0},
+    {GGMLType::Q8_1, "Q8_1", QK, 40, nullptr},    {GGMLType::Q2_K, "Q2_K", QKK, 84, deq_q2_k},
+    {GGMLType::Q3_K, "Q3_K", QKK, 110, deq_q3_k}, {GGMLType::Q4_K, "Q4_K", QKK, 144, deq_q4_k},
+    {GGMLType::Q5_K, "Q5_K", QKK, 176, deq_q5_k}, {GGMLType::Q6_K, "Q6_K", QKK, 210, deq_q6_k},
+    {GGMLType::Q8_K, "Q8_K", QKK, 292, nullptr},
+};
+
+const TypeInfo* find_type(uint32_t t) {
+  for (const auto& ti : kTypes)
+    if (static_cast<uint32_t>(ti.type) == t) return &ti;
+  return nullptr;
+}
+
+const TypeInfo& info(GGMLType t) {
+  const TypeInfo* ti = find_type(static_cast<uint32_t>(t));
+  if (!ti) fail("unknown ggml type {}", static_cast<uint32_t>(t));
+  return *ti;
+}
+
+}  // namespace
+
+// Q8_1 and Q8_K are in the enum for naming but are intermediate (activation) formats that never
+// ship in model files and have no gguf-py reference, so we report them as not dequantisable.
+bool ggml_type_known(uint32_t t) {
+  const TypeInfo* ti = find_type(t);
+  return ti && (ti->fn || ti->block == 1);
+}
+
+std::string_view ggml_type_name(GGMLType t) {
+  const TypeInfo* ti = find_type(static_cast<uint32_t>(t));
+  return ti ? ti->name : std::string_view("unknown");
+}
+
+int64_t ggml_block_size(GGMLType t) {
+  return info(t).block;
+}
+size_t ggml_type_size(GGMLType t) {
+  return info(t).bytes;
+}
+
+size_t ggml_row_bytes(GGMLType t, int64_t n) {
+  const TypeInfo& ti = info(t);
+  if (n < 0 || n % ti.block != 0)
+    fail("{} elements is not a multiple of the {} block size {}", n, ti.name, ti.block);
+  return static_cast<size_t>(n / ti.block) * ti.bytes;
+}
+
+void dequantize(GGMLType t, const uint8_t* src, float* dst, int64_t n) {
+  const TypeInfo& ti = info(t);
+  if (n < 0 || n % ti.block != 0)
+    fail("cannot dequantize {} elements of {}: not a multiple of the block size {}", n, ti.name,
+         ti.block);
+  switch (t) {
+    case GGMLType::F32:
+      if (n > 0) std::memcpy(dst, src, static_cast<size_t>(n) * 4);
+      return;
+    case GGMLType::F16:
+      for (int64_t i = 0; i < n; ++i) dst[i] = f16_at(src + 2 * i);
+      return;
+    case GGMLType::BF16:
+      for (int64_t i = 0; i < n; ++i) {
+        uint16_t h;
+        std::memcpy(&h, src + 2 * i, 2);
+        dst[i] = bf16_to_f32(h);
+      }
+      return;
+    default:
+      break;
+  }
+  if (!ti.fn) fail("dequantization of {} tensors is not supported", ti.name);
+  for (int64_t b = 0; b < n / ti.block; ++b)
+    ti.fn(src + static_cast<size_t>(b) * ti.bytes, dst + b * ti.block);
+}
+
+}  // namespace erank
