@@ -324,6 +324,7 @@ void save_hf_folder(const Model& m, const std::string& dir) {
   nlohmann::json cfg = m.config().raw;
   if (!cfg.contains("architectures")) cfg["architectures"] = {m.arch().hf_class};
   cfg["torch_dtype"] = "float32";
+  if (cfg.contains("dtype")) cfg["dtype"] = "float32";
   write_safetensors(dir + "/model.safetensors", out, {{"format", "pt"}});
   write_file_atomic(dir + "/config.json", cfg.dump(2) + "\n");
 }

@@ -1,0 +1,58 @@
+// erank info: resolved config, parameter count, the tensor table with each tensor's type in the
+// file, and the memory the f32 weights take.
+#include <fmt/core.h>
+
+#include "cli/command.h"
+#include "cli/common.h"
+#include "models/model.h"
+
+namespace erank::cli {
+namespace {
+
+std::string shape_str(const std::vector<int64_t>& s) {
+  std::string r;
+  for (size_t i = 0; i < s.size(); ++i) r += (i ? " x " : "") + std::to_string(s[i]);
+  return r;
+}
+
+RunFn setup(CLI::App& app) {
+  auto opt = std::make_shared<EngineOptions>();
+  auto tensors = std::make_shared<bool>(true);
+  opt->add(app);
+  app.add_flag("!--no-tensors", *tensors, "omit the per-tensor table");
+  return [opt, tensors] {
+    const ModelSource src = resolve_model_source(opt->model);
+    auto m = load_model(src);
+    const ModelConfig& c = m->config();
+    fmt::print("model:        {} ({})\n", src.name, src.path);
+    fmt::print("architecture: {} (model_type {})\n", m->arch().name, c.model_type);
+    fmt::print("layers {}  hidden {}  heads {} (kv {})  head_dim {}  ffn {}  vocab {}\n",
+               c.n_layers, c.hidden, c.n_heads, c.n_kv_heads, c.head_dim, c.intermediate,
+               c.vocab_size);
+    fmt::print("parameters:   {} ({:.1f} M){}\n", m->n_params(), m->n_params() / 1e6,
+               c.tie_embeddings ? ", head tied to embeddings" : "");
+    fmt::print("file dtype:   {}  ({:.1f} MiB of tensor data)\n", m->report().source_dtype,
+               m->report().file_bytes / 1048576.0);
+    fmt::print("memory:       {:.1f} MiB as f32 weights\n", m->n_params() * 4 / 1048576.0);
+    fmt::print("config:       {}\n", c.raw.dump());
+    if (*tensors) {
+      fmt::print("\n{:<56} {:<18} {}\n", "tensor", "shape", "type in file");
+      for (const TensorSpec& s : m->arch().tensors(c)) {
+        const Weight* w = m->weights().find(s.name);
+        if (!w) continue;
+        const auto it = m->report().tensor_types.find(s.name);
+        const std::string type = m->weights().is_alias(s.name)          ? "tied to " + s.tied_to
+                                 : it != m->report().tensor_types.end() ? it->second
+                                                                        : "F32";
+        fmt::print("{:<56} {:<18} {}\n", s.name, shape_str(w->shape), type);
+      }
+    }
+    for (auto& u : m->report().unused) fmt::print("unused tensor in file: {}\n", u);
+    return 0;
+  };
+}
+
+ERANK_COMMAND("info", "Show a model's resolved config, parameters, tensors and memory", setup);
+
+}  // namespace
+}  // namespace erank::cli
