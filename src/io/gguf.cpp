@@ -280,10 +280,16 @@ void GGUFFile::parse(std::span<const uint8_t> bytes) {
          data_start, bytes.size());
   const uint64_t data_size = tensors_.empty() ? 0 : bytes.size() - data_start;
   for (auto& t : tensors_) {
-    const uint64_t row = ggml_row_bytes(t.type, t.ne[0]);
-    const uint64_t rows = static_cast<uint64_t>(t.numel() / t.ne[0]);
     const std::string nm = printable(t.name);
-    if (t.offset > data_size || (row > 0 && rows > (data_size - t.offset) / row))
+    // Bytes per row = blocks * block bytes; check before multiplying so nothing wraps around.
+    const uint64_t blocks = static_cast<uint64_t>(t.ne[0] / ggml_block_size(t.type));
+    const uint64_t bsize = ggml_type_size(t.type);
+    if (blocks > data_size / bsize)
+      fail("{}: tensor '{}' row of {} {} elements is larger than the whole data section ({} bytes)",
+           o, nm, t.ne[0], ggml_type_name(t.type), data_size);
+    const uint64_t row = blocks * bsize;
+    const uint64_t rows = static_cast<uint64_t>(t.numel() / t.ne[0]);
+    if (t.offset > data_size || rows > (data_size - t.offset) / row)
       fail(
           "{}: tensor '{}' ({} {} rows of {} bytes at data offset {}) extends past the end of the "
           "file (data section has {} bytes): file truncated or header corrupt",

@@ -5,6 +5,7 @@
 // integers are exact in f32, so only the final add rounds; we keep the steps separate anyway.)
 #include "io/quant.h"
 
+#include <cstdint>
 #include <cstring>
 
 #include "core/dtype.h"
@@ -222,6 +223,8 @@ size_t ggml_row_bytes(GGMLType t, int64_t n) {
   const TypeInfo& ti = info(t);
   if (n < 0 || n % ti.block != 0)
     fail("{} elements is not a multiple of the {} block size {}", n, ti.name, ti.block);
+  if (static_cast<size_t>(n / ti.block) > SIZE_MAX / ti.bytes)
+    fail("{} elements of {} overflow a byte count", n, ti.name);
   return static_cast<size_t>(n / ti.block) * ti.bytes;
 }
 

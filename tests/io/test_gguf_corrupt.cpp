@@ -182,6 +182,11 @@ TEST(GGUFCorrupt, TensorOffsetsAndRanges) {
   put<uint64_t>(b, at.offset, ~uint64_t{0} - 31);  // aligned, but offset + size overflows
   expect_error(b, "extends past the end");
   b = good;
+  // A row so long that its byte count wraps around 2^64 (found by fuzzing).
+  put<uint64_t>(b, tensor_info(b, "F32.q").dims, uint64_t{1} << 62);
+  put<uint64_t>(b, tensor_info(b, "F32.q").dims + 8, 1);
+  expect_error(b, "'F32.q' row of 4611686018427387904 F32 elements is larger than the whole");
+  b = good;
   // The last tensor (Q8_0.3d, 6 rows) grown to 60 rows overlaps the end of the file.
   put<uint64_t>(b, tensor_info(b, "Q8_0.3d").dims + 16, 20);
   expect_error(b, "'Q8_0.3d' (60 Q8_0 rows");

@@ -94,6 +94,7 @@ TEST(Quant, RowBytesRejectsPartialBlocks) {
   EXPECT_EQ(ggml_row_bytes(GGMLType::Q4_K, 512), 2 * ggml_type_size(GGMLType::Q4_K));
   EXPECT_THROW(ggml_row_bytes(GGMLType::Q4_K, 300), Error);
   EXPECT_THROW(ggml_row_bytes(GGMLType::Q8_0, -32), Error);
+  EXPECT_THROW(ggml_row_bytes(GGMLType::F32, int64_t{1} << 62), Error);  // bytes overflow
   std::vector<uint8_t> src(64);
   std::vector<float> dst(64);
   EXPECT_THROW(dequantize(GGMLType::Q8_0, src.data(), dst.data(), 33), Error);
