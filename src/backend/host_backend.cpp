@@ -51,6 +51,7 @@ template <class T>
 class HostBackend final : public Backend {
  public:
   static constexpr bool kFast = std::is_same_v<T, float>;
+  static constexpr int64_t kColBlock = 128;
   explicit HostBackend(int threads) : threads_(threads) {}
 
   std::string name() const override { return kFast ? "cpu" : "reference"; }
@@ -73,10 +74,19 @@ class HostBackend final : public Backend {
     T* yo = data<T>(y);
     const T* xi = data<T>(x);
     if constexpr (kFast) {
-      if (R > 0)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(R),
-                    static_cast<int>(O), static_cast<int>(I), 1.0f, xi, static_cast<int>(I),
-                    w.data.data(), static_cast<int>(I), 0.0f, yo, static_cast<int>(O));
+      // Fixed-width column blocks, each one single-threaded sgemm: every output element is
+      // computed by the same kernel call whatever the thread count, so results are bitwise
+      // reproducible (OpenBLAS' own threading is not).
+      const int64_t nb = (O + kColBlock - 1) / kColBlock;
+#pragma omp parallel for schedule(dynamic) num_threads(nthreads()) if (R * O * I > 32768)
+      for (int64_t bi = 0; bi < nb; ++bi) {
+        const int64_t o0 = bi * kColBlock, ob = std::min(kColBlock, O - o0);
+        if (R > 0)
+          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(R),
+                      static_cast<int>(ob), static_cast<int>(I), 1.0f, xi, static_cast<int>(I),
+                      w.data.data() + o0 * I, static_cast<int>(I), 0.0f, yo + o0,
+                      static_cast<int>(O));
+      }
     } else {
       for (int64_t r = 0; r < R; ++r)
         for (int64_t o = 0; o < O; ++o) {
@@ -226,8 +236,11 @@ class HostBackend final : public Backend {
     for (int64_t s = 0; s < seqs.n_seq(); ++s) {
       const int64_t b = seqs.offsets[s], n = seqs.offsets[s + 1] - b;
       if (n == 0) continue;
-      std::vector<T> S(static_cast<size_t>(n * n));
+        // Heads in parallel (each with its own score matrix); BLAS calls inside are
+        // single-threaded.
+#pragma omp parallel for schedule(dynamic) num_threads(nthreads()) if (kFast && n * n * H > 4096)
       for (int64_t h = 0; h < H; ++h) {
+        std::vector<T> S(static_cast<size_t>(n * n));
         const int64_t kh = h / (H / Hkv);
         const T* Qh = Q + b * qs + h * hd;
         const T* Kh = K + b * ks + kh * hd;
@@ -246,7 +259,6 @@ class HostBackend final : public Backend {
             }
         }
         // Mask (causal, sliding window), soft-cap, softmax per query row.
-#pragma omp parallel for num_threads(nthreads()) if (kFast && n >= 256)
         for (int64_t i = 0; i < n; ++i) {
           T* row = S.data() + i * n;
           const int64_t j0 =
@@ -321,7 +333,8 @@ class HostBackend final : public Backend {
 }  // namespace
 
 std::unique_ptr<Backend> make_backend(const std::string& name, int threads) {
-  if (threads > 0) openblas_set_num_threads(threads);
+  // erank threads with OpenMP around single-threaded BLAS calls (see linear()).
+  openblas_set_num_threads(1);
   if (name == "cpu") return std::make_unique<HostBackend<float>>(threads);
   if (name == "reference") return std::make_unique<HostBackend<double>>(threads);
   fail("unknown backend '{}' (known: cpu, reference)", name);

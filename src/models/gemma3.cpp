@@ -41,7 +41,8 @@ ModelConfig from_hf(const JsonConfig& j) {
   c.act = parse_activation(j.str_or("hidden_activation", "gelu_pytorch_tanh"), j.origin);
   c.query_pre_attn_scalar = j.num_or("query_pre_attn_scalar", 256);
   c.final_softcap = j.num_or("final_logit_softcapping", 0.0);
-  c.attn_softcap = j.num_or("attn_logit_softcapping", 0.0);
+  // transformers 5 never passes attn_logit_softcapping to Gemma 3 attention; neither do we.
+  c.attn_softcap = 0.0;
   c.sliding_window = j.int_or("sliding_window", 4096);
   if (j.bool_or("use_bidirectional_attention", false))
     fail("{}: bidirectional attention is not supported", j.origin);
@@ -86,7 +87,6 @@ ModelConfig from_gguf(const GGUFFile& f) {
   c.norm_eps = f.get_float_or("gemma3.attention.layer_norm_rms_epsilon", 1e-6);
   c.sliding_window = f.get_int_or("gemma3.attention.sliding_window", 512);
   c.final_softcap = f.get_float_or("gemma3.final_logit_softcapping", 0.0);
-  c.attn_softcap = f.get_float_or("gemma3.attn_logit_softcapping", 0.0);
   // llama.cpp hard-codes these for Gemma 3: every 6th layer global, local base 10000, and the
   // query scale 1/sqrt(head_dim) (query_pre_attn_scalar = head_dim) for all but the 27B.
   for (int64_t i = 0; i < c.n_layers; ++i) c.sliding.push_back((i + 1) % 6 != 0);
