@@ -39,36 +39,47 @@ inline float mul_sub(float a, float b, float c) {
   return p - c;
 }
 
-// Legacy blocks store the low nibbles of elements 0..15 and the high nibbles of 16..31.
-inline int nibble(const uint8_t* qs, int i) {
-  return i < 16 ? qs[i] & 0x0F : qs[i - 16] >> 4;
-}
-
+// Legacy blocks store element j in the low nibble of qs[j] and element j + 16 in its high nibble.
 void deq_q4_0(const uint8_t* b, float* y) {  // d(f16) qs[16]
   const float d = f16_at(b);
-  for (int i = 0; i < QK; ++i) y[i] = d * static_cast<float>(nibble(b + 2, i) - 8);
+  const uint8_t* qs = b + 2;
+  for (int j = 0; j < 16; ++j) {
+    y[j] = d * static_cast<float>((qs[j] & 0x0F) - 8);
+    y[j + 16] = d * static_cast<float>((qs[j] >> 4) - 8);
+  }
 }
 
 void deq_q4_1(const uint8_t* b, float* y) {  // d m qs[16]
   const float d = f16_at(b), m = f16_at(b + 2);
-  for (int i = 0; i < QK; ++i) y[i] = mul_add(d, static_cast<float>(nibble(b + 4, i)), m);
+  const uint8_t* qs = b + 4;
+  for (int j = 0; j < 16; ++j) {
+    y[j] = mul_add(d, static_cast<float>(qs[j] & 0x0F), m);
+    y[j + 16] = mul_add(d, static_cast<float>(qs[j] >> 4), m);
+  }
 }
 
-// 5-bit value i: low nibble from qs, bit i of the little-endian u32 qh as bit 4.
-inline int q5(const uint8_t* qh4, const uint8_t* qs, int i) {
+// 5-bit values: low nibbles as above, bit i of the little-endian u32 qh as bit 4 of element i.
+inline void q5_values(const uint8_t* qh4, const uint8_t* qs, int* q) {
   uint32_t qh;
   std::memcpy(&qh, qh4, 4);
-  return nibble(qs, i) | static_cast<int>(((qh >> i) & 1u) << 4);
+  for (int j = 0; j < 16; ++j) {
+    q[j] = (qs[j] & 0x0F) | static_cast<int>(((qh >> j) & 1u) << 4);
+    q[j + 16] = (qs[j] >> 4) | static_cast<int>(((qh >> (j + 16)) & 1u) << 4);
+  }
 }
 
 void deq_q5_0(const uint8_t* b, float* y) {  // d qh[4] qs[16]
   const float d = f16_at(b);
-  for (int i = 0; i < QK; ++i) y[i] = d * static_cast<float>(q5(b + 2, b + 6, i) - 16);
+  int q[QK];
+  q5_values(b + 2, b + 6, q);
+  for (int i = 0; i < QK; ++i) y[i] = d * static_cast<float>(q[i] - 16);
 }
 
 void deq_q5_1(const uint8_t* b, float* y) {  // d m qh[4] qs[16]
   const float d = f16_at(b), m = f16_at(b + 2);
-  for (int i = 0; i < QK; ++i) y[i] = mul_add(d, static_cast<float>(q5(b + 4, b + 8, i)), m);
+  int q[QK];
+  q5_values(b + 4, b + 8, q);
+  for (int i = 0; i < QK; ++i) y[i] = mul_add(d, static_cast<float>(q[i]), m);
 }
 
 void deq_q8_0(const uint8_t* b, float* y) {  // d qs[32] (int8)
@@ -76,18 +87,24 @@ void deq_q8_0(const uint8_t* b, float* y) {  // d qs[32] (int8)
   for (int i = 0; i < QK; ++i) y[i] = static_cast<float>(static_cast<int8_t>(b[2 + i])) * d;
 }
 
+// K-quant element i = 128 c + 32 j + l (c half, j 0..3, l 0..31) sits in byte 32 c + l of the
+// 2-bit planes at shift 2 j; its 16-element scale group is i / 16 = 8 c + 2 j + l / 16.
 void deq_q2_k(const uint8_t* b, float* y) {  // scales[16] qs[64] d dmin
   const uint8_t* sc = b;
   const uint8_t* qs = b + 16;
   const float d = f16_at(b + 80), dmin = f16_at(b + 82);
-  for (int i = 0; i < QKK; ++i) {
-    const int c = i / 128, j = (i / 32) % 4, l = i % 32;
-    const int q = (qs[c * 32 + l] >> (2 * j)) & 3;
-    const int g = i / 16;
-    const float dl = d * static_cast<float>(sc[g] & 0x0F);
-    const float ml = dmin * static_cast<float>(sc[g] >> 4);
-    y[i] = mul_sub(dl, static_cast<float>(q), ml);
+  float dl[16], ml[16];
+  for (int g = 0; g < 16; ++g) {
+    dl[g] = d * static_cast<float>(sc[g] & 0x0F);
+    ml[g] = dmin * static_cast<float>(sc[g] >> 4);
   }
+  for (int c = 0; c < 2; ++c)
+    for (int j = 0; j < 4; ++j)
+      for (int l = 0; l < 32; ++l) {
+        const int g = 8 * c + 2 * j + l / 16;
+        const int q = (qs[32 * c + l] >> (2 * j)) & 3;
+        y[128 * c + 32 * j + l] = mul_sub(dl[g], static_cast<float>(q), ml[g]);
+      }
 }
 
 void deq_q3_k(const uint8_t* b, float* y) {  // hmask[32] qs[64] scales[12] d
@@ -101,13 +118,14 @@ void deq_q3_k(const uint8_t* b, float* y) {  // hmask[32] qs[64] scales[12] d
     const int hi = (s[8 + i % 4] >> (2 * (i / 4))) & 0x03;
     dl[i] = d * static_cast<float>((lo | (hi << 4)) - 32);
   }
-  for (int i = 0; i < QKK; ++i) {
-    const int c = i / 128, j = (i / 32) % 4, l = i % 32;
-    const int ql = (qs[c * 32 + l] >> (2 * j)) & 3;
-    const int h = (hmask[l] >> (i / 32)) & 1;
-    const int q = ql - ((h ^ 1) << 2);  // the offset 4 applies when the mask bit is 0
-    y[i] = dl[i / 16] * static_cast<float>(q);
-  }
+  for (int c = 0; c < 2; ++c)
+    for (int j = 0; j < 4; ++j)
+      for (int l = 0; l < 32; ++l) {
+        const int ql = (qs[32 * c + l] >> (2 * j)) & 3;
+        const int h = (hmask[l] >> (4 * c + j)) & 1;  // bit i / 32 of hmask[l]
+        const int q = ql - ((h ^ 1) << 2);            // the offset 4 applies when the bit is 0
+        y[128 * c + 32 * j + l] = dl[8 * c + 2 * j + l / 16] * static_cast<float>(q);
+      }
 }
 
 // The 8 six-bit (scale, min) pairs packed in 12 bytes, shared by Q4_K and Q5_K.
@@ -156,13 +174,18 @@ void deq_q6_k(const uint8_t* b, float* y) {  // ql[128] qh[64] scales[16] (int8)
   const uint8_t* qh = b + 128;
   const auto* sc = reinterpret_cast<const int8_t*>(b + 192);
   const float d = f16_at(b + 208);
-  for (int i = 0; i < QKK; ++i) {
-    const int c = i / 128, r = i % 128;
-    const int lo = (ql[c * 64 + r % 64] >> (4 * (r / 64))) & 0x0F;
-    const int hi = (qh[c * 32 + r % 32] >> (2 * (r / 32))) & 0x03;
-    const float dg = d * static_cast<float>(sc[i / 16]);
-    y[i] = dg * static_cast<float>((lo | (hi << 4)) - 32);
-  }
+  float dg[16];
+  for (int g = 0; g < 16; ++g) dg[g] = d * static_cast<float>(sc[g]);
+  // Element 128 c + 32 j + l: low 4 bits from ql[64 c + 32 (j % 2) + l] at shift 4 (j / 2),
+  // high 2 bits from qh[32 c + l] at shift 2 j.
+  for (int c = 0; c < 2; ++c)
+    for (int j = 0; j < 4; ++j)
+      for (int l = 0; l < 32; ++l) {
+        const int lo = (ql[64 * c + 32 * (j % 2) + l] >> (4 * (j / 2))) & 0x0F;
+        const int hi = (qh[32 * c + l] >> (2 * j)) & 0x03;
+        y[128 * c + 32 * j + l] =
+            dg[8 * c + 2 * j + l / 16] * static_cast<float>((lo | (hi << 4)) - 32);
+      }
 }
 
 using BlockFn = void (*)(const uint8_t*, float*);
