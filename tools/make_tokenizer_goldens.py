@@ -229,6 +229,19 @@ def cases_for(tok_call, backend):
     return cases
 
 
+def write_golden(path, golden):
+    """One case per line: small diffs, small files."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    dump = lambda o: json.dumps(o, ensure_ascii=False, separators=(",", ":"))
+    head = {k: v for k, v in golden.items() if k not in ("cases", "folder_cases")}
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("{\n" + ",\n".join(f"{dump(k)}:{dump(v)}" for k, v in head.items()))
+        for key in ("cases", "folder_cases"):
+            if key in golden:
+                f.write(f',\n{dump(key)}:[\n' + ",\n".join(dump(c) for c in golden[key]) + "\n]")
+        f.write("\n}\n")
+
+
 def write_json(path, obj, compact=True):
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, "w", encoding="utf-8") as f:
@@ -247,9 +260,12 @@ def save_folder(tok, hf_tok, dest):
             hf_tok.save_pretrained(tmp)
             with open(os.path.join(tmp, "tokenizer_config.json"), encoding="utf-8") as f:
                 cfg = json.load(f)
+            # tokenizer_class is left out on purpose: transformers 5 rebuilds some classes'
+            # pipelines (e.g. Qwen2Tokenizer adds NFC) instead of reading tokenizer.json; a
+            # converted GGUF's tokenizer.json describes the GGUF tokenizer, so we keep it generic.
             cfg = {k: v for k, v in cfg.items() if k in (
                 "add_bos_token", "add_eos_token", "bos_token", "eos_token", "unk_token", "pad_token",
-                "tokenizer_class", "model_max_length", "clean_up_tokenization_spaces")}
+                "model_max_length", "clean_up_tokenization_spaces")}
             write_json(os.path.join(dest, "tokenizer_config.json"), cfg, compact=False)
     write_json(os.path.join(dest, "tokenizer.json"), json.loads(tok.to_str()))
     return os.path.getsize(os.path.join(dest, "tokenizer.json"))
@@ -268,7 +284,7 @@ def do_trained(name, build):
     # Trained fixtures have no tokenizer_config.json: transformers keeps the post-processor.
     golden = dict(name=name, source="trained with tokenizers", kind="hf_folder",
                   folder=os.path.relpath(dest, ROOT), cases=cases_for(hf_call(hf), hf.backend_tokenizer))
-    write_json(os.path.join(FIX, "goldens", name + ".json"), golden, compact=False)
+    write_golden(os.path.join(FIX, "goldens", name + ".json"), golden)
 
 
 def do_gguf(name, path):
@@ -294,7 +310,7 @@ def do_gguf(name, path):
     golden = dict(name=name, source=os.path.relpath(path, ROOT) if path.startswith(ROOT) else os.path.basename(path),
                   kind="gguf", gguf=os.path.basename(path), folder=os.path.relpath(dest, ROOT),
                   committed=dest.startswith(FIX), cases=gguf_cases, folder_cases=folder_cases)
-    write_json(os.path.join(FIX, "goldens", name + ".json"), golden, compact=False)
+    write_golden(os.path.join(FIX, "goldens", name + ".json"), golden)
     print(f"{name}: tokenizer.json {size} bytes -> {os.path.relpath(dest, ROOT)}")
 
 

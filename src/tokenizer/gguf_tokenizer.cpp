@@ -4,6 +4,7 @@
 // split regex chosen by tokenizer.ggml.pre) and "llama" (SentencePiece BPE with byte fallback;
 // Gemma and Phi-3 variants chosen by general.architecture).
 #include <algorithm>
+#include <map>
 #include <unordered_map>
 
 #include "core/error.h"
@@ -258,41 +259,69 @@ std::pair<json, json> gguf_tokenizer_json(const GGUFFile& f) {
   model["merges"] = std::move(merges_in);
   j["model"] = std::move(model);
 
-  // Control tokens (type 3) become special added tokens, user-defined ones (type 4) plain added
-  // tokens; in a byte-level vocabulary a "control" token outside the byte alphabet is skipped.
-  json added = json::array();
-  std::unordered_map<std::string, bool> added_set;
-  auto add = [&](const std::string& content, int64_t id, bool special) {
-    if (added_set.count(content)) return;
-    added_set[content] = true;
-    added.push_back({{"id", id},
-                     {"content", content},
-                     {"single_word", false},
-                     {"lstrip", false},
-                     {"rstrip", false},
-                     {"normalized", false},
-                     {"special", special}});
-  };
+  // Added tokens, replaying the order in which transformers adds them (ids of tokens missing
+  // from the vocabulary depend on it; AddedVocabulary::add_tokens semantics):
+  //  1. the tokenizer class's default special tokens (GPT2Tokenizer: <|endoftext|>, ...),
+  //  2. control tokens (type 3) as special -- in a byte-level vocabulary only those spelled in
+  //     the byte alphabet -- then user-defined ones (type 4) as plain added tokens,
+  //  3. the named bos/eos/unk/pad tokens of the file, as special.
+  // Every string ever added as special stays "special" for decode(skip_special_tokens).
   std::unordered_map<std::string, int64_t> id_of;
-  for (size_t i = 0; i < spelled.size(); ++i) id_of[spelled[i]] = static_cast<int64_t>(i);
+  for (size_t i = 0; i < spelled.size(); ++i)
+    id_of[spelled[i]] = static_cast<int64_t>(i);  // last wins
+  const int64_t model_size = static_cast<int64_t>(id_of.size());
+  std::map<int64_t, std::pair<std::string, bool>> added_by_id;  // id -> (content, special)
+  std::unordered_map<std::string, int64_t> added_ids;
+  json special_strings = json::array();
+  std::unordered_map<std::string, bool> special_seen;
+  auto add = [&](const std::string& content, bool special) {
+    if (content.empty()) return;
+    auto it = added_ids.find(content);
+    if (it != added_ids.end() && added_by_id[it->second].second == special) return;
+    int64_t id;
+    if (it != added_ids.end())
+      id = it->second;
+    else if (id_of.count(content))
+      id = id_of[content];
+    else if (added_by_id.empty() || added_by_id.rbegin()->first < model_size)
+      id = model_size;
+    else
+      id = added_by_id.rbegin()->first + 1;
+    added_ids[content] = id;
+    added_by_id[id] = {content, special};
+    if (special && !special_seen[content])
+      special_seen[content] = true, special_strings.push_back(content);
+  };
+  const bool gemma = arch == "gemma" || arch == "gemma2" || arch == "gemma3";
+  if (byte_level)
+    add("<|endoftext|>", true);
+  else if (gemma)
+    for (const char* t : {"<bos>", "<eos>", "<unk>", "<pad>", "<mask>"}) add(t, true);
+  else
+    for (const char* t : {"<s>", "</s>", "<unk>"}) add(t, true);
   for (size_t i = 0; i < types.size(); ++i) {
     if (types[i] != 3) continue;
     const std::string& t = tokens[i];
     bool ok = true;
     if (byte_level)
       for (size_t k = 0; k < t.size() && ok;) ok = tok::cp_to_byte(tok::next_cp(t, k)) >= 0;
-    if (ok) add(t, id_of.count(t) ? id_of[t] : static_cast<int64_t>(i), true);
+    if (ok) add(t, true);
   }
   for (size_t i = 0; i < types.size(); ++i)
-    if (types[i] == 4 && id_of.count(tokens[i])) add(tokens[i], id_of[tokens[i]], false);
-  // transformers also adds the named special tokens (bos/eos/unk/pad) when not added yet.
-  for (auto& [name, key] : specials) {
-    (void)key;
-    if (cfg.contains(name)) {
-      std::string t = cfg[name].get<std::string>();
-      if (id_of.count(t)) add(t, id_of[t], true);
-    }
-  }
+    if (types[i] == 4 && (id_of.count(tokens[i]) || added_ids.count(tokens[i])))
+      add(tokens[i], false);
+  for (const char* name : {"bos_token", "eos_token", "unk_token", "pad_token"})
+    if (cfg.contains(name)) add(cfg[name].get<std::string>(), true);
+  json added = json::array();
+  for (auto& [id, e] : added_by_id)
+    added.push_back({{"id", id},
+                     {"content", e.first},
+                     {"single_word", false},
+                     {"lstrip", false},
+                     {"rstrip", false},
+                     {"normalized", false},
+                     {"special", e.second}});
+  cfg["_erank_special_strings"] = std::move(special_strings);
   j["added_tokens"] = std::move(added);
 
   if (byte_level)

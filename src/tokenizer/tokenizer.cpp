@@ -144,11 +144,17 @@ std::unique_ptr<Tokenizer> build_tokenizer(const json& j, const json& cfg,
       impl->added.push_back(std::move(t));
     }
     impl->n_ids = n_ids;
+    if (cfg.is_object() && cfg.contains("_erank_special_strings"))  // from the GGUF front end
+      for (auto& s : cfg.at("_erank_special_strings"))
+        impl->special_strings.insert(s.get<std::string>());
     for (size_t i = 0; i < impl->added.size(); ++i) {
-      const auto& t = impl->added[i];
+      auto& t = impl->added[i];
+      t.decode_form = t.content;
+      if (t.special) impl->special_strings.insert(t.content);
       if (t.normalized) {
         tok::Piece p{t.content, false, -1};
         if (impl->normalizer) impl->normalizer->normalize(p);
+        impl->added[i].decode_form = p.text;
         impl->norm_matcher.add(p.text, static_cast<int32_t>(i));
       } else {
         impl->raw_matcher.add(t.content, static_cast<int32_t>(i));
@@ -250,12 +256,11 @@ std::string Tokenizer::decode(std::span<const int32_t> ids, bool skip_special_to
   toks.reserve(ids.size());
   for (int32_t id : ids) {
     auto it = m.added_by_id.find(id);
-    if (it != m.added_by_id.end()) {
-      if (skip_special_tokens && m.added[it->second].special) continue;
-      toks.push_back(m.added[it->second].content);
-    } else if (const std::string* s = m.model->id_to_token(id)) {
-      toks.push_back(*s);
-    }
+    const std::string* s =
+        it != m.added_by_id.end() ? &m.added[it->second].decode_form : m.model->id_to_token(id);
+    if (!s) continue;
+    if (skip_special_tokens && m.special_strings.count(*s)) continue;
+    toks.push_back(*s);
   }
   if (!m.decoder) {
     std::string out;

@@ -2,6 +2,7 @@
 // GGUF front ends.
 #pragma once
 #include <unordered_map>
+#include <unordered_set>
 
 #include "tokenizer/components.h"
 #include "tokenizer/tokenizer.h"
@@ -12,6 +13,7 @@ namespace tok {
 
 struct AddedToken {
   std::string content;
+  std::string decode_form;  // content as normalized (for normalized tokens), what decode emits
   int32_t id = 0;
   bool single_word = false, lstrip = false, rstrip = false, normalized = false, special = false;
 };
@@ -65,6 +67,8 @@ struct Tokenizer::Impl {
   std::unique_ptr<tok::Decoder> decoder;
   std::vector<tok::AddedToken> added;
   std::unordered_map<int32_t, size_t> added_by_id;
+  // Strings ever added as special: decode(skip_special_tokens) drops any token spelled so.
+  std::unordered_set<std::string> special_strings;
   tok::AddedMatcher raw_matcher, norm_matcher;
   std::optional<int32_t> bos, eos;
   int64_t n_ids = 0;
