@@ -162,6 +162,7 @@ GGUFValue read_value(Reader& r, uint32_t type, const std::string& key, const std
       if (n > r.remaining() / esz)
         fail("{}: metadata '{}' array length {} exceeds the remaining {} bytes of the file", origin,
              key, n, r.remaining());
+      v.array_type = et;
       GGUFArray a;
       a.reserve(n);
       for (uint64_t i = 0; i < n; ++i) a.push_back(read_value(r, et, key, origin, depth + 1));

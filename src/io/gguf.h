@@ -21,7 +21,8 @@ using GGUFArray = std::vector<GGUFValue>;
 // float32/float64 -> double.
 struct GGUFValue {
   std::variant<uint64_t, int64_t, double, bool, std::string, GGUFArray> v;
-  uint32_t gguf_type = 0;  // the on-disk type code (GGUF_TYPE_*), for `erank info`
+  uint32_t gguf_type = 0;   // the on-disk type code (GGUF_TYPE_*), for `erank info`
+  uint32_t array_type = 0;  // for arrays: the element type code (known even when empty)
 };
 
 struct GGUFTensorInfo {

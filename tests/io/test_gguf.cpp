@@ -75,7 +75,10 @@ TEST(GGUF, EveryMetadataTypeMatchesWhatWasWritten) {
     EXPECT_EQ(v.gguf_type, rec["type"].get<uint32_t>()) << key;
     types.insert(v.gguf_type);
     if (auto* a = std::get_if<GGUFArray>(&v.v))
-      for (const auto& e : *a) types.insert(e.gguf_type);
+      for (const auto& e : *a) {
+        types.insert(e.gguf_type);
+        EXPECT_EQ(e.gguf_type, v.array_type) << key;
+      }
     expect_value(key, v, rec["value"]);
   }
   EXPECT_EQ(types.size(), 13u) << "fixture should hold all 13 GGUF value types";
