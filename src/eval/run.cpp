@@ -1,0 +1,391 @@
+#include "eval/run.h"
+
+#include <fmt/core.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <map>
+
+#include "core/error.h"
+#include "eval/progress.h"
+#include "io/gguf.h"
+#include "tokenizer/tokenizer.h"
+
+#ifndef ERANK_VERSION
+#define ERANK_VERSION "0.1.0"
+#endif
+
+namespace erank {
+
+namespace {
+
+using clk = std::chrono::steady_clock;
+double secs(clk::time_point a) {
+  return std::chrono::duration<double>(clk::now() - a).count();
+}
+
+std::vector<int> resolve_layers(const std::string& spec, int n_layers) {
+  std::set<int> out;
+  if (spec == "all") {
+    for (int i = 0; i <= n_layers; ++i) out.insert(i);
+  } else if (spec == "last") {
+    out.insert(n_layers);
+  } else {
+    size_t pos = 0;
+    while (pos <= spec.size()) {
+      const size_t end = std::min(spec.find(',', pos), spec.size());
+      const std::string tok = spec.substr(pos, end - pos);
+      char* e = nullptr;
+      long v = std::strtol(tok.c_str(), &e, 10);
+      if (tok.empty() || *e)
+        fail("--layers: '{}' is not all, last or a list of layer indices", spec);
+      if (v < 0) v += n_layers + 1;
+      if (v < 0 || v > n_layers) fail("--layers: {} is outside 0..{}", tok, n_layers);
+      out.insert(static_cast<int>(v));
+      pos = end + 1;
+    }
+  }
+  return {out.begin(), out.end()};
+}
+
+std::unique_ptr<Tokenizer> tokenizer_for(const ModelSource& src) {
+  if (src.kind == ModelSource::Kind::gguf) return Tokenizer::from_gguf(GGUFFile(src.path));
+  return Tokenizer::from_hf_folder(src.path);
+}
+
+double mean_of(const std::vector<double>& v) {
+  double s = 0;
+  for (double x : v) s += x;
+  return v.empty() ? NAN : s / double(v.size());
+}
+double sd_of(const std::vector<double>& v) {
+  if (v.size() < 2) return NAN;
+  const double m = mean_of(v);
+  double s = 0;
+  for (double x : v) s += (x - m) * (x - m);
+  return std::sqrt(s / double(v.size() - 1));
+}
+
+// The per-text file: a header line with the settings that must match on --resume, then one
+// record per finished text. A torn last line (killed mid-write) is dropped and cut off.
+std::map<int64_t, TextRecord> read_per_text(const std::string& path, const nlohmann::json& header) {
+  std::map<int64_t, TextRecord> done;
+  std::ifstream f(path);
+  if (!f) return done;
+  std::string line;
+  int64_t lineno = 0, good_bytes = 0, pos = 0;
+  while (std::getline(f, line)) {
+    ++lineno;
+    const bool complete = !f.eof();
+    pos += static_cast<int64_t>(line.size()) + (complete ? 1 : 0);
+    if (!complete) break;  // torn last line
+    nlohmann::json j;
+    try {
+      j = nlohmann::json::parse(line);
+    } catch (const nlohmann::json::exception&) {
+      fail("{}:{}: not valid JSON (the per-text file is corrupt)", path, lineno);
+    }
+    if (lineno == 1) {
+      if (!j.contains("erank_per_text") || j["settings"] != header["settings"])
+        fail(
+            "{}: made with different settings (model, data, layers, twins, tokens); use another "
+            "--per-text file or remove it",
+            path);
+    } else {
+      TextRecord r = text_record_from_json(j);
+      done[r.index] = std::move(r);
+    }
+    good_bytes = pos;
+  }
+  f.close();
+  if (std::filesystem::file_size(path) != static_cast<uintmax_t>(good_bytes))
+    std::filesystem::resize_file(path, static_cast<uintmax_t>(good_bytes));
+  return done;
+}
+
+nlohmann::json summarize(const RunSettings& s, const std::vector<int>& layers,
+                         const std::vector<uint64_t>& seeds, const std::vector<TextRecord>& recs) {
+  nlohmann::json per_layer = nlohmann::json::array();
+  for (size_t k = 0; k < layers.size(); ++k) {
+    std::vector<ERank> m1;
+    for (auto& r : recs) m1.push_back(r.trained.erank[k]);
+    nlohmann::json L = {{"layer", layers[k]}};
+    // Trained model alone (also what `rank` reports).
+    {
+      std::vector<ERank> same = m1;
+      const DiffSummary d = summarize_diff(same, m1);
+      L["trained"] = {{"erank_a", d.erank_a1},       {"mean_entropy", d.mean_entropy1},
+                      {"mean_erank", d.mean_erank1}, {"stderr_erank", d.stderr_erank1},
+                      {"n_texts", d.n_texts},        {"n_skipped", d.n_skipped}};
+    }
+    if (!seeds.empty()) {
+      nlohmann::json tw = nlohmann::json::array();
+      std::vector<double> da, db, e0;
+      for (size_t t = 0; t < seeds.size(); ++t) {
+        std::vector<ERank> m0;
+        for (auto& r : recs) m0.push_back(r.twins[t].erank[k]);
+        const DiffSummary d = summarize_diff(m0, m1);
+        tw.push_back({{"seed", seeds[t]},
+                      {"diff_a", d.diff_a},
+                      {"diff_a_stderr", d.diff_a_stderr},
+                      {"diff_b", d.diff_b},
+                      {"diff_b_stderr", d.diff_b_stderr},
+                      {"erank_a_untrained", d.erank_a0},
+                      {"erank_a_trained", d.erank_a1},
+                      {"mean_erank_untrained", d.mean_erank0},
+                      {"mean_erank_trained", d.mean_erank1},
+                      {"n_texts", d.n_texts},
+                      {"n_skipped", d.n_skipped}});
+        da.push_back(d.diff_a);
+        db.push_back(d.diff_b);
+        e0.push_back(d.erank_a0);
+      }
+      L["twins"] = tw;
+      L["diff_a"] = tw[0]["diff_a"];
+      L["diff_a_stderr"] = tw[0]["diff_a_stderr"];
+      L["diff_b"] = tw[0]["diff_b"];
+      L["diff_b_stderr"] = tw[0]["diff_b_stderr"];
+      L["erank_a_untrained"] = tw[0]["erank_a_untrained"];
+      L["mean_erank_untrained"] = tw[0]["mean_erank_untrained"];
+      L["over_twins"] = {{"k", seeds.size()},
+                         {"diff_a_mean", mean_of(da)},
+                         {"diff_a_sd", sd_of(da)},
+                         {"diff_b_mean", mean_of(db)},
+                         {"diff_b_sd", sd_of(db)},
+                         {"erank_a_untrained_mean", mean_of(e0)},
+                         {"erank_a_untrained_sd", sd_of(e0)}};
+    }
+    per_layer.push_back(L);
+  }
+  nlohmann::json out = {{"per_layer", per_layer}};
+  if (s.with_loss) {
+    std::vector<TextLoss> l1;
+    for (auto& r : recs) l1.push_back(r.trained.loss);
+    const LossSummary t = summarize_loss(l1);
+    out["loss"] = {{"trained",
+                    {{"per_token", t.per_token},
+                     {"per_text", t.per_text},
+                     {"perplexity", std::exp(t.per_token)},
+                     {"n_tokens", t.n_tokens},
+                     {"n_texts", t.n_texts},
+                     {"n_skipped", t.n_skipped}}}};
+    if (!seeds.empty()) {
+      std::vector<TextLoss> l0;
+      for (auto& r : recs) l0.push_back(r.twins[0].loss);
+      const DeltaLoss d = delta_loss(l0, l1);
+      out["loss"]["untrained"] = {{"per_token", d.m0.per_token}, {"per_text", d.m0.per_text}};
+      out["loss"]["reduced_per_token"] = d.delta_per_token;
+      out["loss"]["reduced_per_text"] = d.delta_per_text;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+nlohmann::json run_evaluation(const RunSettings& s) {
+  const auto t0 = clk::now();
+  if (s.twin_mode != "eval" && s.twin_mode != "train")
+    fail("--twin-mode must be eval or train, not '{}'", s.twin_mode);
+  if (s.twins < 0 || s.twins > 64) fail("--twins must be between 0 and 64");
+  if (s.max_tokens < 2) fail("--max-tokens must be at least 2");
+  const ModelSource src = resolve_model_source(s.model);
+  Dataset data = load_dataset(s.data);
+  if (data.texts.empty()) fail("{}: no non-empty texts", s.data.name);
+  auto tok = tokenizer_for(src);
+  auto model = load_model(src);
+  const ModelConfig& cfg = model->config();
+  if (s.twin_mode == "train" && s.twins > 0) {
+    // HF's from_config leaves the twin in train mode; with every dropout probability at 0 (the
+    // Llama family, Gemma 3) train mode computes exactly what eval mode does.
+    for (const char* k : {"dropout", "attention_dropout", "hidden_dropout", "resid_pdrop",
+                          "embd_pdrop", "attn_pdrop", "activation_dropout"})
+      if (cfg.raw.contains(k) && cfg.raw[k].is_number() && cfg.raw[k].get<double>() > 0)
+        fail("--twin-mode train: {} has {} = {}; dropout in the twin is not implemented yet",
+             src.name, k, cfg.raw[k].get<double>());
+  }
+  const std::vector<int> layers = resolve_layers(s.layers, static_cast<int>(cfg.n_layers));
+  std::vector<uint64_t> seeds;
+  std::vector<std::unique_ptr<Model>> twins;
+  for (int k = 0; k < s.twins; ++k) {
+    seeds.push_back(s.seed + static_cast<uint64_t>(k));
+    twins.push_back(make_twin(cfg, model->arch(), seeds.back()));
+  }
+  const double load_s = secs(t0);
+  auto be = make_backend(s.backend, s.threads);
+
+  nlohmann::json settings = {{"command", s.command},
+                             {"model", src.path},
+                             {"dataset_sha256", data.sha256},
+                             {"n_texts", data.texts.size()},
+                             {"layers", layers},
+                             {"max_tokens", s.max_tokens},
+                             {"add_special_tokens", s.add_special_tokens},
+                             {"twin_seeds", seeds},
+                             {"twin_mode", s.twin_mode},
+                             {"loss", s.with_loss},
+                             {"backend", s.backend}};
+  const nlohmann::json header = {{"erank_per_text", 1}, {"settings", settings}};
+  std::map<int64_t, TextRecord> done;
+  std::ofstream per_text;
+  if (!s.per_text.empty()) {
+    if (std::filesystem::exists(s.per_text)) {
+      if (!s.resume) fail("{}: exists; pass --resume to continue it, or remove it", s.per_text);
+      done = read_per_text(s.per_text, header);
+    }
+    const bool fresh =
+        !std::filesystem::exists(s.per_text) || std::filesystem::file_size(s.per_text) == 0;
+    per_text.open(s.per_text, std::ios::app);
+    if (!per_text) fail("{}: cannot open for writing", s.per_text);
+    if (fresh) per_text << header.dump() << "\n" << std::flush;
+  }
+
+  const auto t1 = clk::now();
+  Progress prog(s.command, static_cast<int64_t>(data.texts.size()), ::isatty(2) == 1, s.quiet);
+  int64_t tokens = 0, n_truncated = 0, computed = 0;
+  std::vector<TextRecord> recs;
+  for (size_t i = 0; i < data.texts.size(); ++i) {
+    if (auto it = done.find(static_cast<int64_t>(i)); it != done.end()) {
+      recs.push_back(it->second);
+      tokens += it->second.n_tokens;
+      continue;
+    }
+    std::vector<int32_t> ids = tok->encode(data.texts[i].text, s.add_special_tokens);
+    if (static_cast<int64_t>(ids.size()) > s.max_tokens) {
+      ids.resize(static_cast<size_t>(s.max_tokens));
+      ++n_truncated;
+    }
+    TextRecord r;
+    r.index = static_cast<int64_t>(i);
+    r.id = data.texts[i].id;
+    r.n_tokens = static_cast<int64_t>(ids.size());
+    if (!ids.empty()) {
+      r.trained = evaluate(*model, *be, ids, layers, s.with_loss);
+      for (auto& t : twins) r.twins.push_back(evaluate(*t, *be, ids, layers, s.with_loss));
+    } else {  // nothing to run: counted as skipped by the aggregates
+      ERank e;
+      e.erank = e.entropy = NAN;
+      e.skipped = "no tokens";
+      r.trained.erank.assign(layers.size(), e);
+      r.twins.assign(twins.size(), r.trained);
+    }
+    if (per_text.is_open()) per_text << to_json(r).dump() << "\n" << std::flush;
+    tokens += r.n_tokens;
+    ++computed;
+    recs.push_back(std::move(r));
+    prog.update(static_cast<int64_t>(i + 1), tokens);
+  }
+  prog.finish();
+  const double run_s = secs(t1);
+
+  nlohmann::json res = summarize(s, layers, seeds, recs);
+  int64_t skipped_texts = 0;
+  for (auto& r : recs)
+    if (!r.trained.erank.empty() && !r.trained.erank.back().ok) ++skipped_texts;
+  if (skipped_texts > 0 && !s.quiet)
+    fmt::print(stderr,
+               "warning: {} text(s) skipped for eRank (fewer than 2 tokens or a degenerate "
+               "representation); see per_layer[].n_skipped\n",
+               skipped_texts);
+  res["schema_version"] = kResultsSchemaVersion;
+  res["erank_version"] = ERANK_VERSION;
+  res["command"] = s.command;
+  res["model"] = {{"name", src.name},
+                  {"path", src.path},
+                  {"architecture", model->arch().name},
+                  {"model_type", cfg.model_type},
+                  {"n_layers", cfg.n_layers},
+                  {"hidden_size", cfg.hidden},
+                  {"n_params", model->n_params()},
+                  {"file_dtype", model->report().source_dtype}};
+  res["twin"] = {{"seeds", seeds},
+                 {"mode", s.twin_mode},
+                 {"init", "Hugging Face _init_weights of the architecture, erank's seeded RNG"}};
+  res["dataset"] = {{"name", data.name},
+                    {"files", s.data.files},
+                    {"field", s.data.field},
+                    {"n_records", data.n_records},
+                    {"n_texts", data.texts.size()},
+                    {"n_empty", data.n_empty},
+                    {"n_duplicates", data.n_duplicates},
+                    {"sample", s.data.sample},
+                    {"sample_seed", s.data.seed},
+                    {"limit", s.data.limit},
+                    {"sha256", data.sha256},
+                    {"n_tokens", tokens},
+                    {"n_truncated", n_truncated}};
+  res["settings"] = settings;
+  res["timings"] = {{"load_s", load_s},
+                    {"run_s", run_s},
+                    {"texts_computed", computed},
+                    {"texts_resumed", done.size()},
+                    {"tokens_per_s", run_s > 0 ? double(tokens) / run_s : 0.0},
+                    {"threads", s.threads}};
+  return res;
+}
+
+std::string format_results(const nlohmann::json& r) {
+  std::string o;
+  auto f = [](const nlohmann::json& v, int prec = 2) {
+    return v.is_number() ? fmt::format("{:.{}f}", v.get<double>(), prec) : std::string("n/a");
+  };
+  const auto& ds = r["dataset"];
+  o += fmt::format("erank {}: {} ({}, {} layers) on {} ({} texts, {} tokens)\n",
+                   r["command"].get<std::string>(), r["model"]["name"].get<std::string>(),
+                   r["model"]["architecture"].get<std::string>(),
+                   r["model"]["n_layers"].get<int64_t>(), ds["name"].get<std::string>(),
+                   ds["n_texts"].get<int64_t>(), ds["n_tokens"].get<int64_t>());
+  const auto& seeds = r["twin"]["seeds"];
+  const auto& last = r["per_layer"].back();
+  if (!seeds.empty()) {
+    o += fmt::format("untrained twin: seed(s) {}, {} mode\n\n", seeds.dump(),
+                     r["twin"]["mode"].get<std::string>());
+    o += fmt::format("Diff-eRank at layer {}:\n", last["layer"].get<int>());
+    o += fmt::format("  Algorithm (a) exp(mean H0) - exp(mean H1): {:>9} +- {}  ({} - {})\n",
+                     f(last["diff_a"]), f(last["diff_a_stderr"]), f(last["erank_a_untrained"]),
+                     f(last["trained"]["erank_a"]));
+    o += fmt::format("  Algorithm (b) mean eRank0 - mean eRank1:   {:>9} +- {}  ({} - {})\n",
+                     f(last["diff_b"]), f(last["diff_b_stderr"]), f(last["mean_erank_untrained"]),
+                     f(last["trained"]["mean_erank"]));
+    if (seeds.size() > 1)
+      o += fmt::format("  over {} twins: (a) {} sd {}, (b) {} sd {}\n", seeds.size(),
+                       f(last["over_twins"]["diff_a_mean"]), f(last["over_twins"]["diff_a_sd"]),
+                       f(last["over_twins"]["diff_b_mean"]), f(last["over_twins"]["diff_b_sd"]));
+  } else {
+    o += fmt::format("\neRank at layer {}: exp(mean H) {}, mean eRank {} +- {}\n",
+                     last["layer"].get<int>(), f(last["trained"]["erank_a"]),
+                     f(last["trained"]["mean_erank"]), f(last["trained"]["stderr_erank"]));
+  }
+  if (r.contains("loss")) {
+    const auto& l = r["loss"];
+    o += fmt::format("Loss (nats/token): trained {} (perplexity {})",
+                     f(l["trained"]["per_token"], 4), f(l["trained"]["perplexity"], 2));
+    if (l.contains("untrained"))
+      o += fmt::format(", untrained {}\nReduced loss: per token {}, per text {}",
+                       f(l["untrained"]["per_token"], 4), f(l["reduced_per_token"], 4),
+                       f(l["reduced_per_text"], 4));
+    o += "\n";
+  }
+  if (r["per_layer"].size() > 1) {
+    o += seeds.empty() ? fmt::format("\n{:>5} {:>12} {:>12}\n", "layer", "eRank (a)", "mean eRank")
+                       : fmt::format("\n{:>5} {:>14} {:>14} {:>10} {:>10}\n", "layer",
+                                     "untrained (a)", "trained (a)", "diff (a)", "diff (b)");
+    for (auto& L : r["per_layer"]) {
+      if (seeds.empty())
+        o += fmt::format("{:>5} {:>12} {:>12}\n", L["layer"].get<int>(), f(L["trained"]["erank_a"]),
+                         f(L["trained"]["mean_erank"]));
+      else
+        o += fmt::format("{:>5} {:>14} {:>14} {:>10} {:>10}\n", L["layer"].get<int>(),
+                         f(L["erank_a_untrained"]), f(L["trained"]["erank_a"]), f(L["diff_a"]),
+                         f(L["diff_b"]));
+    }
+  }
+  o += fmt::format("\n{:.1f} s ({:.0f} tokens/s)\n", r["timings"]["run_s"].get<double>(),
+                   r["timings"]["tokens_per_s"].get<double>());
+  return o;
+}
+
+}  // namespace erank

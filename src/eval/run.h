@@ -1,0 +1,43 @@
+// One evaluation run over a dataset: the machinery behind `erank diff`, `rank` and `loss`.
+// Texts are tokenised with the trained model's tokenizer, truncated, run through the trained
+// model and each untrained twin; per-text records are appended to a JSONL file as they finish
+// (so --resume continues a killed run without recomputing or losing a text), and the dataset
+// aggregates are computed from all records at the end.
+#pragma once
+#include <nlohmann/json.hpp>
+
+#include <string>
+#include <vector>
+
+#include "data/dataset.h"
+#include "eval/text_metrics.h"
+
+namespace erank {
+
+struct RunSettings {
+  std::string command = "diff";  // diff | rank | loss (recorded in the results)
+  std::string model;
+  std::string backend = "cpu";
+  int threads = 0;
+  DatasetSpec data;
+  std::string layers = "last";  // all | last | list (HF hidden_states indices)
+  int64_t max_tokens = 2048;
+  bool add_special_tokens = true;
+  int twins = 1;      // 0: no twin (rank, loss)
+  uint64_t seed = 0;  // twin k uses seed + k
+  std::string twin_mode = "eval";
+  bool with_loss = true;
+  std::string per_text;  // JSONL path ("" = none)
+  bool resume = false;
+  bool quiet = false;
+};
+
+// Runs and returns the results document (schema in docs/results-schema.md).
+nlohmann::json run_evaluation(const RunSettings& s);
+
+// The human table for a results document.
+std::string format_results(const nlohmann::json& results);
+
+inline constexpr int kResultsSchemaVersion = 1;
+
+}  // namespace erank
