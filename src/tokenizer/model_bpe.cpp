@@ -1,6 +1,8 @@
 // BPE exactly as the `tokenizers` crate runs it: characters (with continuing-subword prefix /
 // end-of-word suffix), byte fallback or (fused) unk for unknown characters, then merges applied
 // lowest rank first, leftmost on ties, with a heap over a linked list: O(n log n) per word.
+#include <algorithm>
+#include <mutex>
 #include <queue>
 
 #include "core/error.h"
@@ -26,6 +28,49 @@ namespace {
 struct MergeInfo {
   int32_t rank;
   int32_t new_id;
+};
+
+// Open-addressing map (pair key -> merge) with linear probing: merge lookups dominate BPE time
+// and std::unordered_map's node chasing costs a cache miss each.
+class MergeMap {
+ public:
+  void reserve(size_t n) {
+    size_t cap = 16;
+    while (cap < n * 2) cap <<= 1;
+    keys_.assign(cap, kEmpty);
+    vals_.assign(cap, MergeInfo{});
+    mask_ = cap - 1;
+  }
+  void insert_or_assign(uint64_t k, MergeInfo v) {
+    if ((size_ + 1) * 2 > keys_.size()) grow();
+    size_t i = slot(k);
+    if (keys_[i] == kEmpty) keys_[i] = k, ++size_;
+    vals_[i] = v;
+  }
+  const MergeInfo* find(uint64_t k) const {
+    if (keys_.empty()) return nullptr;
+    size_t i = slot(k);
+    return keys_[i] == k ? &vals_[i] : nullptr;
+  }
+
+ private:
+  static constexpr uint64_t kEmpty = ~uint64_t{0};
+  size_t slot(uint64_t k) const {
+    size_t i = static_cast<size_t>((k * 0x9E3779B97F4A7C15ull) >> 20) & mask_;
+    while (keys_[i] != kEmpty && keys_[i] != k) i = (i + 1) & mask_;
+    return i;
+  }
+  void grow() {
+    auto keys = std::move(keys_);
+    auto vals = std::move(vals_);
+    reserve(std::max<size_t>(16, keys.size()));
+    size_ = 0;
+    for (size_t i = 0; i < keys.size(); ++i)
+      if (keys[i] != kEmpty) insert_or_assign(keys[i], vals[i]);
+  }
+  std::vector<uint64_t> keys_;
+  std::vector<MergeInfo> vals_;
+  size_t mask_ = 0, size_ = 0;
 };
 
 class BPE : public Model {
@@ -79,7 +124,7 @@ class BPE : public Model {
     std::string merged = a + (b.size() >= prefix_.size() ? b.substr(prefix_.size()) : b);
     auto in = vocab_.find(merged);
     if (!in) fail("BPE merge #{} gives \"{}\", which is not in the vocab", rank, merged);
-    merges_[key(*ia, *ib)] = MergeInfo{rank, *in};
+    merges_.insert_or_assign(key(*ia, *ib), MergeInfo{rank, *in});
   }
 
   static uint64_t key(int32_t a, int32_t b) {
@@ -90,6 +135,26 @@ class BPE : public Model {
     if (w.empty()) return;
     if (ignore_merges_)
       if (auto id = vocab_.find(w)) return out.push_back(*id);
+    // Words repeat (Zipf): a bounded cache of short words' ids, like tokenizers' BPE cache.
+    const bool cacheable = w.size() <= kCacheMaxWord;
+    if (cacheable) {
+      std::lock_guard<std::mutex> lock(cache_mu_);
+      auto it = cache_.find(w);
+      if (it != cache_.end()) {
+        out.insert(out.end(), it->second.begin(), it->second.end());
+        return;
+      }
+    }
+    size_t mark = out.size();
+    merge_word(w, out);
+    if (cacheable) {
+      std::lock_guard<std::mutex> lock(cache_mu_);
+      if (cache_.size() < kCacheCapacity)
+        cache_.emplace(std::string(w), std::vector<int32_t>(out.begin() + mark, out.end()));
+    }
+  }
+
+  void merge_word(std::string_view w, std::vector<int32_t>& out) const {
     struct Sym {
       int32_t id;
       int32_t prev, next;
@@ -147,10 +212,7 @@ class BPE : public Model {
     std::vector<Cand> heap_store;
     heap_store.reserve(syms.size());
     std::priority_queue<Cand> heap(std::less<Cand>(), std::move(heap_store));
-    auto lookup = [&](int32_t a, int32_t b) -> const MergeInfo* {
-      auto it = merges_.find(key(a, b));
-      return it == merges_.end() ? nullptr : &it->second;
-    };
+    auto lookup = [&](int32_t a, int32_t b) -> const MergeInfo* { return merges_.find(key(a, b)); };
     for (size_t k = 0; k + 1 < syms.size(); ++k)
       if (auto m = lookup(syms[k].id, syms[k + 1].id))
         heap.push({m->rank, static_cast<int32_t>(k), m->new_id});
@@ -181,8 +243,11 @@ class BPE : public Model {
   int64_t vocab_size() const override { return static_cast<int64_t>(vocab_.size()); }
 
  private:
+  static constexpr size_t kCacheMaxWord = 256, kCacheCapacity = 100000;
   Vocab vocab_;
-  std::unordered_map<uint64_t, MergeInfo> merges_;
+  MergeMap merges_;
+  mutable std::mutex cache_mu_;
+  mutable std::unordered_map<std::string, std::vector<int32_t>, SvHash, std::equal_to<>> cache_;
   std::string prefix_, suffix_;
   std::string unk_name_;
   std::optional<int32_t> unk_;
