@@ -49,7 +49,8 @@ TEST(PyRandom, SampleMatchesCPython) {
 }
 
 TEST(PyRandom, StreamsMatchCPython) {
-  for (const auto& s : fixture("py_random.json").at("streams")) {
+  const auto j = fixture("py_random.json");  // kept alive: the loop holds references into it
+  for (const auto& s : j.at("streams")) {
     const uint64_t seed = s.at("seed");
     PyRandom r(seed);
     const auto ks = s.at("getrandbits_k").get<std::vector<int>>();
