@@ -251,14 +251,16 @@ nlohmann::json run_evaluation(const RunSettings& s) {
     if (auto it = done.find(static_cast<int64_t>(i)); it != done.end()) {
       recs.push_back(it->second);
       tokens += it->second.n_tokens;
+      n_truncated += it->second.truncated ? 1 : 0;
       continue;
     }
     std::vector<int32_t> ids = tok->encode(data.texts[i].text, s.add_special_tokens);
+    TextRecord r;
     if (static_cast<int64_t>(ids.size()) > s.max_tokens) {
       ids.resize(static_cast<size_t>(s.max_tokens));
+      r.truncated = true;
       ++n_truncated;
     }
-    TextRecord r;
     r.index = static_cast<int64_t>(i);
     r.id = data.texts[i].id;
     r.n_tokens = static_cast<int64_t>(ids.size());

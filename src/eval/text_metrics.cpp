@@ -85,6 +85,7 @@ nlohmann::json to_json(const TextRecord& r) {
   return {{"index", r.index},
           {"id", r.id},
           {"n_tokens", r.n_tokens},
+          {"truncated", r.truncated},
           {"trained", model_json(r.trained)},
           {"twins", twins}};
 }
@@ -95,6 +96,7 @@ TextRecord text_record_from_json(const nlohmann::json& j) {
     r.index = j.at("index").get<int64_t>();
     r.id = j.at("id").get<std::string>();
     r.n_tokens = j.at("n_tokens").get<int64_t>();
+    r.truncated = j.value("truncated", false);
     r.trained = model_from_json(j.at("trained"), r.n_tokens);
     for (auto& t : j.at("twins")) r.twins.push_back(model_from_json(t, r.n_tokens));
     return r;

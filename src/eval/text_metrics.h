@@ -23,9 +23,10 @@ struct ModelOnText {
 
 // What one text produced: the trained model and each twin (in seed order).
 struct TextRecord {
-  int64_t index = 0;  // position in the dataset
-  std::string id;     // file:line
-  int64_t n_tokens = 0;
+  int64_t index = 0;       // position in the dataset
+  std::string id;          // file:line
+  int64_t n_tokens = 0;    // after truncation
+  bool truncated = false;  // the text had more than --max-tokens tokens
   ModelOnText trained;
   std::vector<ModelOnText> twins;
 };

@@ -130,7 +130,7 @@ nlohmann::json to_hf(const ModelConfig& c) {
       {"rms_norm_eps", c.norm_eps},
       {"sliding_window", c.sliding_window},
       {"layer_types", layer_types},
-      {"query_pre_attn_scalar", c.query_pre_attn_scalar},
+      {"query_pre_attn_scalar", static_cast<int64_t>(c.query_pre_attn_scalar)},
       {"hidden_activation", "gelu_pytorch_tanh"},
       {"tie_word_embeddings", c.tie_embeddings},
       {"rope_parameters",

@@ -278,18 +278,27 @@ ModelConfig load_config(const ModelSource& src, const Architecture** arch) {
 std::unique_ptr<Model> make_twin(const ModelConfig& cfg, const Architecture& arch, uint64_t seed) {
   Weights w;
   LoadReport rep;
+  std::vector<TensorSpec> todo;
   for (const TensorSpec& s : arch.tensors(cfg)) {
     if (!s.tied_to.empty()) {
       w.alias(s.name, s.tied_to);
       rep.tied.push_back(s.name);
-      continue;
+    } else {
+      todo.push_back(s);
     }
-    Weight t{s.shape, {}};
+  }
+  std::vector<Weight> filled(todo.size());
+  // One RNG stream per tensor, keyed by (seed, name): the result does not depend on the order
+  // or on how many threads fill the tensors.
+#pragma omp parallel for schedule(dynamic)
+  for (size_t k = 0; k < todo.size(); ++k) {
+    const TensorSpec& s = todo[k];
+    Weight& t = filled[k];
+    t.shape = s.shape;
     t.data.assign(static_cast<size_t>(t.numel()), 0.0f);
     if (s.init.kind == InitSpec::ones) {
       std::fill(t.data.begin(), t.data.end(), 1.0f);
     } else if (s.init.kind == InitSpec::normal) {
-      // One stream per tensor, keyed by (seed, name): independent of order and threads.
       Rng rng(seed ^ fnv1a(s.name));
       for (size_t i = 0; i < t.data.size(); i += 2) {
         const double u1 = rng.uniform(), u2 = rng.uniform();  // Box-Muller
@@ -302,8 +311,8 @@ std::unique_ptr<Model> make_twin(const ModelConfig& cfg, const Architecture& arc
         std::fill_n(t.data.begin() + s.init.zero_row * cols, cols, 0.0f);
       }
     }
-    w.set(s.name, std::move(t));
   }
+  for (size_t k = 0; k < todo.size(); ++k) w.set(todo[k].name, std::move(filled[k]));
   rep.source_dtype = "F32";
   return std::make_unique<Model>(cfg, arch, std::move(w), std::move(rep));
 }
