@@ -40,7 +40,7 @@ import numpy as np
 import torch
 import gguf
 from gguf import GGMLQuantizationType as T
-from safetensors.numpy import load_file, save_file
+from safetensors.numpy import load_file, save
 from transformers import AutoModelForCausalLM
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -178,9 +178,21 @@ def quantised_reference(case, h, path, out):
         refs[k] = v
         refs[f"hidden.{i}"] = torch.stack([x[0] for x in o.hidden_states]).float().contiguous().numpy()
         refs[f"logits.{i}"] = o.logits[0].float().contiguous().numpy()
-    save_file(refs, str(out), metadata={"case": case, "weights": path.name,
-                                          "transformers_version": __import__("transformers").__version__,
-                                          "torch_version": torch.__version__})
+    meta = {"case": case, "weights": path.name, "torch_version": torch.__version__,
+            "transformers_version": __import__("transformers").__version__}
+    save_sorted(refs, out, meta)
+
+
+def save_sorted(tensors, path, metadata):
+    """safetensors with the metadata keys sorted (the writer emits them in hash order, which
+    would make every re-run a binary diff)."""
+    blob = save(tensors, metadata=metadata)
+    n = int.from_bytes(blob[:8], "little")
+    header = json.loads(blob[8:8 + n])
+    header["__metadata__"] = dict(sorted(header["__metadata__"].items()))
+    text = json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)
+    path.write_bytes(len(text).to_bytes(8, "little") + text + blob[8 + n:])
 
 
 def convert(case):
