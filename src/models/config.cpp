@@ -14,6 +14,11 @@ std::vector<double> RopeConfig::inv_freq() const {
     const float expo = static_cast<float>(2 * i) / static_cast<float>(rotary_dim);
     f[i] = static_cast<double>(1.0f / std::pow(static_cast<float>(theta), expo));
   }
+  if (!freq_factors.empty()) {
+    if (freq_factors.size() != f.size())
+      fail("rope_freqs has {} factors for {} frequencies", freq_factors.size(), f.size());
+    for (size_t i = 0; i < f.size(); ++i) f[i] /= freq_factors[i];
+  }
   if (scaling_type == "linear") {
     for (auto& v : f) v /= factor;
   } else if (scaling_type == "llama3") {

@@ -18,6 +18,7 @@ struct RopeConfig {
   std::string scaling_type;  // "", "llama3", "linear"
   double factor = 1.0, low_freq_factor = 1.0, high_freq_factor = 4.0;
   int64_t original_max_pos = 8192;
+  std::vector<double> freq_factors;  // GGUF rope_freqs: llama.cpp divides each inv_freq by these
   // inv_freq[i] for i < rotary_dim / 2, with scaling applied, as transformers computes it.
   std::vector<double> inv_freq() const;
 };

@@ -81,6 +81,9 @@ ModelConfig from_gguf(const GGUFFile& f) {
     c.rope.scaling_type = "linear";
     c.rope.factor = f.get_float(k("rope.scaling.factor"));
   }
+  // Llama 3 rope scaling travels as per-frequency divisors (convert_hf_to_gguf's rope_freqs).
+  if (const GGUFTensorInfo* rf = f.find_tensor("rope_freqs.weight"))
+    for (float v : f.dequantize(*rf)) c.rope.freq_factors.push_back(v);
   const GGUFTensorInfo* emb = f.find_tensor("token_embd.weight");
   if (!emb || emb->ne.size() != 2)
     fail("{}: tensor 'token_embd.weight' missing or not 2-D", f.path());

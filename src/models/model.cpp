@@ -199,8 +199,8 @@ std::unique_ptr<Model> load_gguf(const ModelSource& src) {
     }
     w.set(s.name, std::move(wt));
   }
-  for (auto& t : f.tensors())
-    if (!used.count(t.name)) rep.unused.push_back(t.name);
+  for (auto& t : f.tensors())  // rope_freqs was read into the config
+    if (!used.count(t.name) && t.name != "rope_freqs.weight") rep.unused.push_back(t.name);
   for (auto& t : types) rep.source_dtype += (rep.source_dtype.empty() ? "" : "+") + t;
   return std::make_unique<Model>(std::move(cfg), arch, std::move(w), std::move(rep));
 }
