@@ -9,6 +9,7 @@
 #include "cli/common.h"
 #include "core/error.h"
 #include "data/dataset.h"
+#include "eval/run.h"
 #include "io/safetensors.h"
 #include "models/collect_sink.h"
 #include "models/model.h"

@@ -19,36 +19,6 @@ void EngineOptions::add(CLI::App& app) {
   app.add_option("-t,--threads", threads, "threads (0: all cores)")->capture_default_str();
 }
 
-std::vector<int> parse_layers(const std::string& spec, int n_layers) {
-  std::set<int> out;
-  if (spec == "all") {
-    for (int i = 0; i <= n_layers; ++i) out.insert(i);
-  } else if (spec == "last") {
-    out.insert(n_layers);
-  } else {
-    size_t pos = 0;
-    while (pos <= spec.size()) {
-      const size_t end = std::min(spec.find(',', pos), spec.size());
-      const std::string tok = spec.substr(pos, end - pos);
-      int v = 0;
-      try {
-        size_t used = 0;
-        v = std::stoi(tok, &used);
-        if (used != tok.size()) throw std::invalid_argument(tok);
-      } catch (const std::exception&) {
-        fail("--layers: '{}' is not all, last or a comma-separated list of layer indices", spec);
-      }
-      if (v < 0) v += n_layers + 1;
-      if (v < 0 || v > n_layers)
-        fail("--layers: {} is outside 0..{} (hidden_states has n_layers + 1 entries)", tok,
-             n_layers);
-      out.insert(v);
-      pos = end + 1;
-    }
-  }
-  return {out.begin(), out.end()};
-}
-
 std::vector<int32_t> parse_ids(const std::string& s) {
   std::vector<int32_t> ids;
   size_t pos = 0;

@@ -24,9 +24,6 @@ struct EngineOptions {
   std::unique_ptr<Backend> make() const { return make_backend(backend, threads); }
 };
 
-// "all" | "last" | "0,3,5" (negative counts from the end: -1 = last) -> sorted HF indices.
-std::vector<int> parse_layers(const std::string& spec, int n_layers);
-
 // The model's tokenizer: tokenizer.json in an HF folder, or the GGUF vocabulary.
 std::unique_ptr<Tokenizer> load_tokenizer(const ModelSource& src);
 

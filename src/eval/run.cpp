@@ -27,7 +27,9 @@ double secs(clk::time_point a) {
   return std::chrono::duration<double>(clk::now() - a).count();
 }
 
-std::vector<int> resolve_layers(const std::string& spec, int n_layers) {
+}  // namespace
+
+std::vector<int> parse_layers(const std::string& spec, int n_layers) {
   std::set<int> out;
   if (spec == "all") {
     for (int i = 0; i <= n_layers; ++i) out.insert(i);
@@ -50,6 +52,8 @@ std::vector<int> resolve_layers(const std::string& spec, int n_layers) {
   }
   return {out.begin(), out.end()};
 }
+
+namespace {
 
 std::unique_ptr<Tokenizer> tokenizer_for(const ModelSource& src) {
   if (src.kind == ModelSource::Kind::gguf) return Tokenizer::from_gguf(GGUFFile(src.path));
@@ -207,7 +211,7 @@ nlohmann::json run_evaluation(const RunSettings& s) {
         fail("--twin-mode train: {} has {} = {}; dropout in the twin is not implemented yet",
              src.name, k, cfg.raw[k].get<double>());
   }
-  const std::vector<int> layers = resolve_layers(s.layers, static_cast<int>(cfg.n_layers));
+  const std::vector<int> layers = parse_layers(s.layers, static_cast<int>(cfg.n_layers));
   std::vector<uint64_t> seeds;
   std::vector<std::unique_ptr<Model>> twins;
   for (int k = 0; k < s.twins; ++k) {

@@ -32,6 +32,10 @@ struct RunSettings {
   bool quiet = false;
 };
 
+// "all" | "last" | "0,3,5" (negative counts from the end: -1 = last) -> sorted HF
+// hidden_states indices; throws erank::Error for anything else or out of 0..n_layers.
+std::vector<int> parse_layers(const std::string& spec, int n_layers);
+
 // Runs and returns the results document (schema in docs/results-schema.md).
 nlohmann::json run_evaluation(const RunSettings& s);
 
