@@ -53,6 +53,8 @@ struct AttentionParams {
   double scale = 1.0;          // multiplies q.k
   int64_t sliding_window = 0;  // 0: full causal; w: key j visible from query i iff i - w < j <= i
   double softcap = 0.0;        // 0: none; else scores = cap * tanh(scores / cap)
+  double dropout = 0.0;        // train-mode dropout on the attention probabilities
+  uint64_t dropout_seed = 0;
 };
 
 class Backend {
@@ -92,9 +94,20 @@ class Backend {
   virtual void slice_cols(const Act& x, int64_t block, int64_t offset, int64_t width, Act& out) = 0;
   // x = cap * tanh(x / cap)
   virtual void softcap(Act& x, double cap) = 0;
+  // Train-mode dropout: each value kept with probability 1 - p and scaled by 1 / (1 - p), as
+  // torch does. The mask is a hash of (seed, element index): the same for any thread count.
+  virtual void dropout(Act& x, double p, uint64_t seed) = 0;
   // Selected rows of x (e.g. the last token of each sequence).
   virtual void gather_rows(const Act& x, std::span<const int64_t> rows, Act& out) = 0;
 };
+
+// Uniform [0, 1) from (seed, index): the dropout mask, shared by all backends.
+inline double dropout_uniform(uint64_t seed, uint64_t i) {
+  uint64_t z = seed + 0x9e3779b97f4a7c15ull * (i + 1);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return static_cast<double>((z ^ (z >> 31)) >> 11) * 0x1.0p-53;
+}
 
 // "cpu" (default) or "reference". threads <= 0: all cores.
 std::unique_ptr<Backend> make_backend(const std::string& name, int threads = 0);

@@ -278,6 +278,13 @@ class HostBackend final : public Backend {
             }
           }
           for (int64_t j = j0; j <= i; ++j) row[j] /= sum;
+          if (p.dropout > 0) {
+            const uint64_t base = static_cast<uint64_t>(((b * H + h) * n + i) * n);
+            for (int64_t j = j0; j <= i; ++j)
+              row[j] = dropout_uniform(p.dropout_seed, base + uint64_t(j)) < p.dropout
+                           ? T(0)
+                           : static_cast<T>(row[j] / (1.0 - p.dropout));
+          }
         }
         // O_h = P V_h.
         if constexpr (kFast) {
@@ -311,6 +318,13 @@ class HostBackend final : public Backend {
   void softcap(Act& x, double cap) override {
     T* a = data<T>(x);
     for (int64_t i = 0; i < x.size(); ++i) a[i] = static_cast<T>(cap * std::tanh(a[i] / cap));
+  }
+
+  void dropout(Act& x, double p, uint64_t seed) override {
+    ERANK_CHECK(p >= 0 && p < 1, "dropout probability {} outside [0, 1)", p);
+    T* a = data<T>(x);
+    for (int64_t i = 0; i < x.size(); ++i)
+      a[i] = dropout_uniform(seed, uint64_t(i)) < p ? T(0) : static_cast<T>(a[i] / (1.0 - p));
   }
 
   void gather_rows(const Act& x, std::span<const int64_t> rows, Act& out) override {

@@ -202,15 +202,6 @@ nlohmann::json run_evaluation(const RunSettings& s) {
   auto tok = tokenizer_for(src);
   auto model = load_model(src);
   const ModelConfig& cfg = model->config();
-  if (s.twin_mode == "train" && s.twins > 0) {
-    // HF's from_config leaves the twin in train mode; with every dropout probability at 0 (the
-    // Llama family, Gemma 3) train mode computes exactly what eval mode does.
-    for (const char* k : {"dropout", "attention_dropout", "hidden_dropout", "resid_pdrop",
-                          "embd_pdrop", "attn_pdrop", "activation_dropout"})
-      if (cfg.raw.contains(k) && cfg.raw[k].is_number() && cfg.raw[k].get<double>() > 0)
-        fail("--twin-mode train: {} has {} = {}; dropout in the twin is not implemented yet",
-             src.name, k, cfg.raw[k].get<double>());
-  }
   const std::vector<int> layers = parse_layers(s.layers, static_cast<int>(cfg.n_layers));
   std::vector<uint64_t> seeds;
   std::vector<std::unique_ptr<Model>> twins;
@@ -270,7 +261,12 @@ nlohmann::json run_evaluation(const RunSettings& s) {
     r.n_tokens = static_cast<int64_t>(ids.size());
     if (!ids.empty()) {
       r.trained = evaluate(*model, *be, ids, layers, s.with_loss);
-      for (auto& t : twins) r.twins.push_back(evaluate(*t, *be, ids, layers, s.with_loss));
+      for (size_t k = 0; k < twins.size(); ++k) {
+        // Train mode: the original's twin ran with dropout active; its mask differs per text.
+        std::optional<uint64_t> drop;
+        if (s.twin_mode == "train") drop = seeds[k] * 1000003ull + static_cast<uint64_t>(i);
+        r.twins.push_back(evaluate(*twins[k], *be, ids, layers, s.with_loss, drop));
+      }
     } else {  // nothing to run: counted as skipped by the aggregates
       ERank e;
       e.erank = e.entropy = NAN;

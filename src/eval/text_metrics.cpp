@@ -72,10 +72,11 @@ ModelOnText model_from_json(const nlohmann::json& j, int64_t n_tokens) {
 }  // namespace
 
 ModelOnText evaluate(const Model& model, Backend& be, const std::vector<int32_t>& ids,
-                     const std::vector<int>& layers, bool with_loss) {
+                     const std::vector<int>& layers, bool with_loss,
+                     std::optional<uint64_t> train_seed) {
   MetricSink sink(layers, with_loss, ids);
   sink.result.erank.resize(layers.size());
-  model.forward(be, {ids}, sink);
+  model.forward(be, {ids}, sink, train_seed);
   return sink.result;
 }
 

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -36,7 +37,9 @@ TextRecord text_record_from_json(const nlohmann::json& j);  // throws erank::Err
 
 // Runs `model` on one sequence; eRank at each of `layers` (HF hidden_states indices), and the
 // loss when `with_loss`.
+// train_seed: dropout active (train mode) with this seed.
 ModelOnText evaluate(const Model& model, Backend& be, const std::vector<int32_t>& ids,
-                     const std::vector<int>& layers, bool with_loss);
+                     const std::vector<int>& layers, bool with_loss,
+                     std::optional<uint64_t> train_seed = std::nullopt);
 
 }  // namespace erank

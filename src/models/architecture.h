@@ -16,9 +16,18 @@ namespace erank {
 
 class GGUFFile;
 
+// Train-mode dropout for one forward: off by default. Each dropout site draws the next seed.
+struct DropoutState {
+  bool on = false;
+  uint64_t seed = 0;
+  mutable uint64_t sites = 0;  // counts sites so each gets its own mask
+  uint64_t next_seed() const { return seed * 0x100000001b3ull + ++sites; }
+};
+
 struct ForwardInput {
   std::vector<int32_t> ids;  // all sequences concatenated
   SeqLayout seqs;
+  DropoutState drop;
 };
 
 struct Architecture {

@@ -39,6 +39,18 @@ Act plain_mlp(Backend& be, const Act& x, const Linear& fc1, const Linear& fc2, A
   return project(be, h, fc2);
 }
 
+void dropout(Backend& be, Act& x, double p, const ForwardInput& in) {
+  if (in.drop.on && p > 0) be.dropout(x, p, in.drop.next_seed());
+}
+
+AttentionParams with_attn_dropout(AttentionParams p, double prob, const ForwardInput& in) {
+  if (in.drop.on && prob > 0) {
+    p.dropout = prob;
+    p.dropout_seed = in.drop.next_seed();
+  }
+  return p;
+}
+
 ForwardInput make_input(const std::vector<std::vector<int32_t>>& seqs) {
   ForwardInput in;
   in.seqs.offsets.push_back(0);

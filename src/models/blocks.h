@@ -31,6 +31,11 @@ Act gated_mlp(Backend& be, const Act& x, const Linear& gate, const Linear& up, c
 // fc2(act(fc1(x))) -- OPT/GPT-2/NeoX MLP.
 Act plain_mlp(Backend& be, const Act& x, const Linear& fc1, const Linear& fc2, Activation act);
 
+// Train-mode dropout with probability p at one site (no-op in eval mode or when p == 0).
+void dropout(Backend& be, Act& x, double p, const ForwardInput& in);
+// Attention parameters with the attention-probability dropout of a train-mode forward.
+AttentionParams with_attn_dropout(AttentionParams p, double prob, const ForwardInput& in);
+
 // Builds the row layout of a batch of sequences.
 ForwardInput make_input(const std::vector<std::vector<int32_t>>& seqs);
 

@@ -45,6 +45,10 @@ struct ModelConfig {
   RopeConfig rope_local;  // rope for sliding layers
   double query_pre_attn_scalar = 0;
   double final_softcap = 0, attn_softcap = 0;
+  // Dropout probabilities, used only by a train-mode forward (the original's twin).
+  struct {
+    double embed = 0, resid = 0, attn = 0;
+  } dropout;
   // Initialisation of the untrained twin (HF _init_weights).
   double init_std = 0.02;
   int64_t bos_id = -1, eos_id = -1, pad_id = -1;

@@ -66,6 +66,7 @@ ModelConfig from_hf(const JsonConfig& j) {
   }
   c.rope.rotary_dim = c.rope_local.rotary_dim = c.head_dim;
   c.init_std = j.num_or("initializer_range", 0.02);
+  c.dropout.attn = j.num_or("attention_dropout", 0.0);
   c.bos_id = j.int_or("bos_token_id", 2);
   c.eos_id =
       j.has("eos_token_id") && j.j["eos_token_id"].is_number_integer() ? j.int_("eos_token_id") : 1;
@@ -225,7 +226,8 @@ void forward(const ModelConfig& c, const Weights& w, Backend& be, const ForwardI
     Act v = project(be, h, lin("self_attn.v_proj"));
     rms(q, L("self_attn.q_norm.weight"), hd, qn);
     rms(k, L("self_attn.k_norm.weight"), hd, kn);
-    Act a = attend(be, qn, kn, v, ap, sliding ? &local : &global, in.seqs);
+    Act a = attend(be, qn, kn, v, with_attn_dropout(ap, c.dropout.attn, in),
+                   sliding ? &local : &global, in.seqs);
     Act o = project(be, a, lin("self_attn.o_proj")), on;
     rms(o, L("post_attention_layernorm.weight"), d, on);
     sink.on_tap(Tap::attn_out, int(i), on, in.seqs);

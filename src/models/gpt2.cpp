@@ -28,6 +28,9 @@ ModelConfig from_hf(const JsonConfig& j) {
   if (!j.bool_or("scale_attn_weights", true) || j.bool_or("scale_attn_by_inverse_layer_idx", false))
     fail("{}: non-default GPT-2 attention scaling is not supported", j.origin);
   c.init_std = j.num_or("initializer_range", 0.02);
+  c.dropout.embed = j.num_or("embd_pdrop", 0.1);
+  c.dropout.resid = j.num_or("resid_pdrop", 0.1);
+  c.dropout.attn = j.num_or("attn_pdrop", 0.1);
   c.bos_id = j.int_or("bos_token_id", 50256);
   c.eos_id = j.int_or("eos_token_id", 50256);
   return c;
@@ -119,6 +122,7 @@ void forward(const ModelConfig& c, const Weights& w, Backend& be, const ForwardI
   be.embed(w.get("wte.weight"), in.ids, x);
   be.embed(w.get("wpe.weight"), in.seqs.positions, pos);
   be.add(x, pos);
+  dropout(be, x, c.dropout.embed, in);
   sink.on_tap(Tap::hidden, 0, x, in.seqs);
   AttentionParams ap{c.n_heads, c.n_heads, c.head_dim, 1.0 / std::sqrt(double(c.head_dim)), 0, 0.0};
   for (int64_t i = 0; i < c.n_layers; ++i) {
@@ -130,11 +134,15 @@ void forward(const ModelConfig& c, const Weights& w, Backend& be, const ForwardI
     be.slice_cols(qkv, 3 * d, 0, d, q);
     be.slice_cols(qkv, 3 * d, d, d, k);
     be.slice_cols(qkv, 3 * d, 2 * d, d, v);
-    Act o = project(be, attend(be, q, k, v, ap, nullptr, in.seqs), lin("attn.c_proj"));
+    Act o = project(
+        be, attend(be, q, k, v, with_attn_dropout(ap, c.dropout.attn, in), nullptr, in.seqs),
+        lin("attn.c_proj"));
+    dropout(be, o, c.dropout.resid, in);
     sink.on_tap(Tap::attn_out, int(i), o, in.seqs);
     be.add(x, o);
     be.layer_norm(x, &w.get(L("ln_2.weight")), &w.get(L("ln_2.bias")), c.norm_eps, h);
     Act m = plain_mlp(be, h, lin("mlp.c_fc"), lin("mlp.c_proj"), c.act);
+    dropout(be, m, c.dropout.resid, in);
     sink.on_tap(Tap::mlp_out, int(i), m, in.seqs);
     be.add(x, m);
     if (i + 1 < c.n_layers) sink.on_tap(Tap::hidden, int(i + 1), x, in.seqs);

@@ -37,6 +37,8 @@ ModelConfig from_hf(const JsonConfig& j) {
   c.rope.theta = theta;
   c.rope.rotary_dim = static_cast<int64_t>(double(c.head_dim) * pct);  // int(), as HF
   c.init_std = j.num_or("initializer_range", 0.02);
+  c.dropout.embed = c.dropout.resid = j.num_or("hidden_dropout", 0.0);
+  c.dropout.attn = j.num_or("attention_dropout", 0.0);
   c.bos_id = j.int_or("bos_token_id", 0);
   c.eos_id = j.int_or("eos_token_id", 0);
   return c;
@@ -81,6 +83,7 @@ void forward(const ModelConfig& c, const Weights& w, Backend& be, const ForwardI
   const int64_t hd = c.head_dim;
   Act x;
   be.embed(w.get("embed_in.weight"), in.ids, x);
+  dropout(be, x, c.dropout.embed, in);
   sink.on_tap(Tap::hidden, 0, x, in.seqs);
   const Rope rope{hd, c.rope.rotary_dim, c.rope.inv_freq()};
   AttentionParams ap{c.n_heads, c.n_heads, hd, 1.0 / std::sqrt(double(hd)), 0, 0.0};
@@ -98,11 +101,15 @@ void forward(const ModelConfig& c, const Weights& w, Backend& be, const ForwardI
     be.slice_cols(qkv, 3 * hd, 0, hd, q);
     be.slice_cols(qkv, 3 * hd, hd, hd, k);
     be.slice_cols(qkv, 3 * hd, 2 * hd, hd, v);
-    Act o = project(be, attend(be, q, k, v, ap, &rope, in.seqs), lin("attention.dense"));
+    Act o =
+        project(be, attend(be, q, k, v, with_attn_dropout(ap, c.dropout.attn, in), &rope, in.seqs),
+                lin("attention.dense"));
+    dropout(be, o, c.dropout.resid, in);
     sink.on_tap(Tap::attn_out, int(i), o, in.seqs);
     if (c.parallel_residual) {  // x + attn(ln1(x)) + mlp(ln2(x))
       norm("post_attention_layernorm", h);
       Act m = plain_mlp(be, h, lin("mlp.dense_h_to_4h"), lin("mlp.dense_4h_to_h"), c.act);
+      dropout(be, m, c.dropout.resid, in);
       sink.on_tap(Tap::mlp_out, int(i), m, in.seqs);
       be.add(m, o);
       be.add(x, m);
@@ -110,6 +117,7 @@ void forward(const ModelConfig& c, const Weights& w, Backend& be, const ForwardI
       be.add(x, o);
       norm("post_attention_layernorm", h);
       Act m = plain_mlp(be, h, lin("mlp.dense_h_to_4h"), lin("mlp.dense_4h_to_h"), c.act);
+      dropout(be, m, c.dropout.resid, in);
       sink.on_tap(Tap::mlp_out, int(i), m, in.seqs);
       be.add(x, m);
     }

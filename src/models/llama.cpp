@@ -53,6 +53,7 @@ ModelConfig from_hf(const JsonConfig& j) {
   }
   if (c.model_type == "mistral") c.sliding_window = j.int_or("sliding_window", 0);
   c.init_std = j.num_or("initializer_range", 0.02);
+  c.dropout.attn = j.num_or("attention_dropout", 0.0);
   c.bos_id = j.int_or("bos_token_id", -1);
   c.eos_id = j.has("eos_token_id") && j.j["eos_token_id"].is_number_integer()
                  ? j.int_("eos_token_id")
@@ -237,7 +238,7 @@ void forward(const ModelConfig& c, const Weights& w, Backend& be, const ForwardI
     Act v = project(be, h,
                     linear_of(w, L("layers.{i}.self_attn.v_proj.weight"),
                               bq ? L("layers.{i}.self_attn.v_proj.bias") : ""));
-    Act a = attend(be, q, k, v, ap, &rope, in.seqs);
+    Act a = attend(be, q, k, v, with_attn_dropout(ap, c.dropout.attn, in), &rope, in.seqs);
     Act o = project(be, a,
                     linear_of(w, L("layers.{i}.self_attn.o_proj.weight"),
                               c.o_bias ? L("layers.{i}.self_attn.o_proj.bias") : ""));

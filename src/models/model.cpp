@@ -246,8 +246,8 @@ int64_t Model::n_params() const {
   return n;
 }
 
-void Model::forward(Backend& be, const std::vector<std::vector<int32_t>>& seqs,
-                    TapSink& sink) const {
+void Model::forward(Backend& be, const std::vector<std::vector<int32_t>>& seqs, TapSink& sink,
+                    std::optional<uint64_t> train_seed) const {
   const bool learned_pos = cfg_.arch == "opt" || cfg_.arch == "gpt2";
   for (auto& s : seqs) {
     for (int32_t id : s)
@@ -257,7 +257,9 @@ void Model::forward(Backend& be, const std::vector<std::vector<int32_t>>& seqs,
       fail("sequence of {} tokens exceeds the model's {} learned positions", s.size(),
            cfg_.max_positions);
   }
-  arch_->forward(cfg_, w_, be, make_input(seqs), sink);
+  ForwardInput in = make_input(seqs);
+  if (train_seed) in.drop = {true, *train_seed, 0};
+  arch_->forward(cfg_, w_, be, in, sink);
 }
 
 std::unique_ptr<Model> load_model(const ModelSource& src) {

@@ -2,6 +2,7 @@
 // table, and a forward that reports every hidden state through taps.
 #pragma once
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,7 +32,9 @@ class Model {
   int64_t n_params() const;  // distinct parameters (a tied head counts once)
 
   // Runs all sequences as one batch (each attends only to itself). Token ids are validated.
-  void forward(Backend& be, const std::vector<std::vector<int32_t>>& seqs, TapSink& sink) const;
+  // train_seed: run in train mode (dropout active, as HF's from_config twin) with this seed.
+  void forward(Backend& be, const std::vector<std::vector<int32_t>>& seqs, TapSink& sink,
+               std::optional<uint64_t> train_seed = std::nullopt) const;
 
  private:
   ModelConfig cfg_;

@@ -35,6 +35,8 @@ ModelConfig from_hf(const JsonConfig& j) {
   if (!j.bool_or("layer_norm_elementwise_affine", true))
     fail("{}: layer_norm_elementwise_affine=false is not supported", j.origin);
   c.init_std = j.num_or("init_std", 0.02);
+  c.dropout.resid = j.num_or("dropout", 0.1);  // transformers 5 has no embedding dropout for OPT
+  c.dropout.attn = j.num_or("attention_dropout", 0.0);
   c.bos_id = j.int_or("bos_token_id", 2);
   c.eos_id = j.int_or("eos_token_id", 2);
   c.pad_id = j.int_or("pad_token_id", 1);
@@ -112,14 +114,16 @@ void forward(const ModelConfig& c, const Weights& w, Backend& be, const ForwardI
     Act q = project(be, h, lin("self_attn.q_proj", bias));
     Act k = project(be, h, lin("self_attn.k_proj", bias));
     Act v = project(be, h, lin("self_attn.v_proj", bias));
-    Act a = attend(be, q, k, v, ap, nullptr, in.seqs);
+    Act a = attend(be, q, k, v, with_attn_dropout(ap, c.dropout.attn, in), nullptr, in.seqs);
     Act o = project(be, a, lin("self_attn.out_proj", c.o_bias));
+    dropout(be, o, c.dropout.resid, in);
     sink.on_tap(Tap::attn_out, int(i), o, in.seqs);
     be.add(x, o);
     if (!c.pre_norm) norm(Act(x), "self_attn_layer_norm", x);
     h = x;
     if (c.pre_norm) norm(x, "final_layer_norm", h);
     Act m = plain_mlp(be, h, lin("fc1", c.mlp_bias), lin("fc2", c.mlp_bias), c.act);
+    dropout(be, m, c.dropout.resid, in);
     sink.on_tap(Tap::mlp_out, int(i), m, in.seqs);
     be.add(x, m);
     if (!c.pre_norm) norm(Act(x), "final_layer_norm", x);
