@@ -24,7 +24,8 @@ const fs::path kFix = fs::path(ERANK_SOURCE_DIR) / "tests/fixtures/tokenizer";
 std::vector<std::string> corpus_texts() {
   std::ifstream f(kFix / "goldens/smollm2.json");
   std::vector<std::string> out;
-  for (auto& c : json::parse(f)["cases"])
+  const json doc = json::parse(f);  // kept alive: a range-for over a temporary's member dangles
+  for (auto& c : doc["cases"])
     if (c.contains("text")) out.push_back(c["text"]);
   return out;
 }
