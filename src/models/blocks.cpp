@@ -51,6 +51,15 @@ AttentionParams with_attn_dropout(AttentionParams p, double prob, const ForwardI
   return p;
 }
 
+void output_taps(Backend& be, const Act& y, const Weight& head, double softcap, int n_layers,
+                 const ForwardInput& in, TapSink& sink) {
+  sink.on_tap(Tap::hidden, n_layers, y, in.seqs);
+  if (!sink.wants(Tap::logits)) return;
+  Act logits = project(be, y, {&head, nullptr});
+  if (softcap > 0) be.softcap(logits, softcap);
+  sink.on_tap(Tap::logits, -1, logits, in.seqs);
+}
+
 ForwardInput make_input(const std::vector<std::vector<int32_t>>& seqs) {
   ForwardInput in;
   in.seqs.offsets.push_back(0);

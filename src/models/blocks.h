@@ -36,6 +36,11 @@ void dropout(Backend& be, Act& x, double p, const ForwardInput& in);
 // Attention parameters with the attention-probability dropout of a train-mode forward.
 AttentionParams with_attn_dropout(AttentionParams p, double prob, const ForwardInput& in);
 
+// The final hidden_states tap (index n_layers), then the LM head with optional soft-capping, run
+// only when the sink wants logits.
+void output_taps(Backend& be, const Act& y, const Weight& head, double softcap, int n_layers,
+                 const ForwardInput& in, TapSink& sink);
+
 // Builds the row layout of a batch of sequences.
 ForwardInput make_input(const std::vector<std::vector<int32_t>>& seqs);
 

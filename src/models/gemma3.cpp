@@ -242,12 +242,7 @@ void forward(const ModelConfig& c, const Weights& w, Backend& be, const ForwardI
   }
   Act y;
   rms(x, "norm.weight", d, y);
-  sink.on_tap(Tap::hidden, int(c.n_layers), y, in.seqs);
-  if (sink.wants(Tap::logits)) {
-    Act logits = project(be, y, {&w.get("lm_head.weight"), nullptr});
-    if (c.final_softcap > 0) be.softcap(logits, c.final_softcap);
-    sink.on_tap(Tap::logits, -1, logits, in.seqs);
-  }
+  output_taps(be, y, w.get("lm_head.weight"), c.final_softcap, int(c.n_layers), in, sink);
 }
 
 }  // namespace

@@ -149,11 +149,7 @@ void forward(const ModelConfig& c, const Weights& w, Backend& be, const ForwardI
   }
   Act y;
   be.layer_norm(x, &w.get("ln_f.weight"), &w.get("ln_f.bias"), c.norm_eps, y);
-  sink.on_tap(Tap::hidden, int(c.n_layers), y, in.seqs);
-  if (sink.wants(Tap::logits)) {
-    Act logits = project(be, y, {&w.get("lm_head.weight"), nullptr});
-    sink.on_tap(Tap::logits, -1, logits, in.seqs);
-  }
+  output_taps(be, y, w.get("lm_head.weight"), 0.0, int(c.n_layers), in, sink);
 }
 
 }  // namespace

@@ -126,11 +126,7 @@ void forward(const ModelConfig& c, const Weights& w, Backend& be, const ForwardI
   Act y;
   be.layer_norm(x, &w.get("final_layer_norm.weight"), &w.get("final_layer_norm.bias"), c.norm_eps,
                 y);
-  sink.on_tap(Tap::hidden, int(c.n_layers), y, in.seqs);
-  if (sink.wants(Tap::logits)) {
-    Act logits = project(be, y, {&w.get("embed_out.weight"), nullptr});
-    sink.on_tap(Tap::logits, -1, logits, in.seqs);
-  }
+  output_taps(be, y, w.get("embed_out.weight"), 0.0, int(c.n_layers), in, sink);
 }
 
 }  // namespace

@@ -260,11 +260,7 @@ void forward(const ModelConfig& c, const Weights& w, Backend& be, const ForwardI
   }
   Act y;
   be.rms_norm(x, w.get("norm.weight"), c.norm_eps, c.hidden, false, y);
-  sink.on_tap(Tap::hidden, int(c.n_layers), y, in.seqs);
-  if (sink.wants(Tap::logits)) {
-    Act logits = project(be, y, {&w.get("lm_head.weight"), nullptr});
-    sink.on_tap(Tap::logits, -1, logits, in.seqs);
-  }
+  output_taps(be, y, w.get("lm_head.weight"), 0.0, int(c.n_layers), in, sink);
 }
 
 }  // namespace

@@ -136,11 +136,7 @@ void forward(const ModelConfig& c, const Weights& w, Backend& be, const ForwardI
     x = std::move(y);
   }
   if (proj) x = project(be, x, {&w.get("decoder.project_out.weight"), nullptr});
-  sink.on_tap(Tap::hidden, int(c.n_layers), x, in.seqs);
-  if (sink.wants(Tap::logits)) {
-    Act logits = project(be, x, {&w.get("lm_head.weight"), nullptr});
-    sink.on_tap(Tap::logits, -1, logits, in.seqs);
-  }
+  output_taps(be, x, w.get("lm_head.weight"), 0.0, int(c.n_layers), in, sink);
 }
 
 }  // namespace
