@@ -26,10 +26,6 @@ double rel_err(const std::vector<float>& a, const float* ref, size_t n) {
   return num / den;
 }
 
-struct Run {
-  CollectSink sink{{}, true};
-};
-
 std::vector<std::vector<int32_t>> ref_ids(const SafetensorsFile& f) {
   std::vector<std::vector<int32_t>> out;
   for (int i = 0; f.tensors().count("ids." + std::to_string(i)); ++i) {
