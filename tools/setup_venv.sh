@@ -6,7 +6,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${ERANK_VENV:-$ROOT/.venv}"
 # accelerate: transformers refuses to load GGUF files without it (tools/make_real_model_refs.py).
-PKGS=(torch transformers tokenizers safetensors gguf numpy sentencepiece protobuf accelerate)
+PKGS=(torch transformers tokenizers safetensors gguf numpy sentencepiece protobuf accelerate tiktoken)
 
 if [[ ! -x "$VENV/bin/python" ]]; then
   python3 -m venv "$VENV"
