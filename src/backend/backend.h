@@ -26,16 +26,34 @@ struct Act {
   }
 };
 
-// A weight tensor in f32, PyTorch shape order (e.g. [out, in]).
+// A weight tensor in f32, PyTorch shape order (e.g. [out, in]). Its values are either owned
+// (converted from bf16/f16, dequantised, generated) or used in place from a mapped f32 file, so a
+// large f32 checkpoint is never copied; `keep` holds that mapping alive.
 struct Weight {
   std::vector<int64_t> shape;
-  std::vector<float> data;
+  std::vector<float> own;  // owned values; empty when `view` is set
+  const float* view = nullptr;
+  std::shared_ptr<const void> keep;
+
+  Weight() = default;
+  Weight(std::vector<int64_t> s, std::vector<float> v) : shape(std::move(s)), own(std::move(v)) {}
+  const float* values() const { return view ? view : own.data(); }
+  float operator[](int64_t i) const { return values()[i]; }
   int64_t numel() const {
     int64_t n = 1;
     for (auto s : shape) n *= s;
     return n;
   }
   int64_t dim(int i) const { return shape.at(static_cast<size_t>(i)); }
+  // Makes the values owned (a copy of the view) so they can be changed.
+  std::vector<float>& mutable_values() {
+    if (view) {
+      own.assign(view, view + numel());
+      view = nullptr;
+      keep.reset();
+    }
+    return own;
+  }
 };
 
 // Which rows belong to which sequence, and each row's position id.

@@ -62,7 +62,7 @@ class HostBackend final : public Backend {
     out = alloc(static_cast<int64_t>(ids.size()), C);
     T* o = data<T>(out);
     for (size_t r = 0; r < ids.size(); ++r) {
-      const float* src = table.data.data() + static_cast<int64_t>(ids[r]) * C;
+      const float* src = table.values() + static_cast<int64_t>(ids[r]) * C;
       for (int64_t c = 0; c < C; ++c) o[static_cast<int64_t>(r) * C + c] = static_cast<T>(src[c]);
     }
   }
@@ -84,14 +84,14 @@ class HostBackend final : public Backend {
         if (R > 0)
           cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(R),
                       static_cast<int>(ob), static_cast<int>(I), 1.0f, xi, static_cast<int>(I),
-                      w.data.data() + o0 * I, static_cast<int>(I), 0.0f, yo + o0,
+                      w.values() + o0 * I, static_cast<int>(I), 0.0f, yo + o0,
                       static_cast<int>(O));
       }
     } else {
       for (int64_t r = 0; r < R; ++r)
         for (int64_t o = 0; o < O; ++o) {
           double s = 0;
-          const float* wr = w.data.data() + o * I;
+          const float* wr = w.values() + o * I;
           for (int64_t i = 0; i < I; ++i) s += xi[r * I + i] * static_cast<double>(wr[i]);
           yo[r * O + o] = s;
         }
@@ -99,7 +99,7 @@ class HostBackend final : public Backend {
     if (b) {
       ERANK_CHECK(b->numel() == O, "linear: bias has {} values, output width {}", b->numel(), O);
       for (int64_t r = 0; r < R; ++r)
-        for (int64_t o = 0; o < O; ++o) yo[r * O + o] += static_cast<T>(b->data[o]);
+        for (int64_t o = 0; o < O; ++o) yo[r * O + o] += static_cast<T>((*b)[o]);
     }
   }
 
@@ -165,8 +165,8 @@ class HostBackend final : public Backend {
       const double inv = 1.0 / std::sqrt(var + eps);
       for (int64_t c = 0; c < C; ++c) {
         double v = (row[c] - mean) * inv;
-        if (w) v *= w->data[c];
-        if (b) v += b->data[c];
+        if (w) v *= (*w)[c];
+        if (b) v += (*b)[c];
         yo[r * C + c] = static_cast<T>(v);
       }
     }
@@ -186,7 +186,7 @@ class HostBackend final : public Backend {
       for (int64_t c = 0; c < group; ++c) ss += static_cast<double>(v[c]) * v[c];
       const double inv = 1.0 / std::sqrt(ss / static_cast<double>(group) + eps);
       for (int64_t c = 0; c < group; ++c) {
-        const double gain = one_plus ? 1.0 + w.data[c] : w.data[c];
+        const double gain = one_plus ? 1.0 + w[c] : w[c];
         yo[g * group + c] = static_cast<T>(v[c] * inv * gain);
       }
     }

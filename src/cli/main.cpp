@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "backend/blas_kernels.h"
 #include "cli/command.h"
 #include "core/error.h"
 
@@ -18,26 +19,9 @@ std::vector<Command>& commands() {
 }
 }  // namespace erank::cli
 
-namespace {
-
-// Debian's OpenBLAS picks its kernels by CPU model name and falls back to the generic (Prescott)
-// ones on models it does not know, common in VMs: 3-4x slower. Choose by CPU features instead.
-// The library reads OPENBLAS_CORETYPE when it loads, so set it and re-exec once.
-void select_blas_kernels(char** argv) {
-  if (std::getenv("OPENBLAS_CORETYPE")) return;
-  const char* core = __builtin_cpu_supports("avx512f") ? "SkylakeX"
-                     : __builtin_cpu_supports("avx2")  ? "Haswell"
-                                                       : nullptr;
-  if (!core) return;
-  ::setenv("OPENBLAS_CORETYPE", core, 1);
-  ::execv("/proc/self/exe", argv);  // on failure, go on with the default kernels
-}
-
-}  // namespace
-
 int main(int argc, char** argv) {
   using namespace erank::cli;
-  select_blas_kernels(argv);
+  erank::select_blas_kernels(argv);
   CLI::App app{"erank: evaluate language models from the inside (Diff-eRank and friends)", "erank"};
   app.set_version_flag("--version", std::string("erank ") + ERANK_VERSION);
   app.require_subcommand(0, 1);

@@ -52,22 +52,26 @@ void rope_unpermute(Weight& w, int64_t n_heads) {
   const int64_t rows = w.dim(0), cols = w.shape.size() > 1 ? w.dim(1) : 1;
   ERANK_CHECK(rows % (2 * n_heads) == 0, "rope un-permute: {} rows, {} heads", rows, n_heads);
   const int64_t hd = rows / n_heads, half = hd / 2;
-  std::vector<float> out(w.data.size());
+  const std::vector<float>& in = w.mutable_values();
+  std::vector<float> out(in.size());
   for (int64_t h = 0; h < n_heads; ++h)
     for (int64_t a = 0; a < 2; ++a)
       for (int64_t b = 0; b < half; ++b) {
         const int64_t dst = h * hd + a * half + b, src = h * hd + 2 * b + a;
-        std::copy_n(w.data.begin() + src * cols, cols, out.begin() + dst * cols);
+        std::copy_n(in.begin() + src * cols, cols, out.begin() + dst * cols);
       }
-  w.data = std::move(out);
+  w.own = std::move(out);
 }
 
 void transpose2d(Weight& w) {
   const int64_t r = w.dim(0), c = w.dim(1);
-  std::vector<float> out(w.data.size());
+  const float* in = w.values();
+  std::vector<float> out(static_cast<size_t>(w.numel()));
   for (int64_t i = 0; i < r; ++i)
-    for (int64_t j = 0; j < c; ++j) out[j * r + i] = w.data[i * c + j];
-  w.data = std::move(out);
+    for (int64_t j = 0; j < c; ++j) out[j * r + i] = in[i * c + j];
+  w.own = std::move(out);
+  w.view = nullptr;
+  w.keep.reset();
   w.shape = {c, r};
 }
 
@@ -97,12 +101,14 @@ std::unique_ptr<Model> load_hf(const ModelSource& src) {
   } else {
     fail("{}: no model.safetensors or model.safetensors.index.json", src.path);
   }
-  std::vector<std::unique_ptr<SafetensorsFile>> open;
+  std::vector<std::shared_ptr<SafetensorsFile>> open;
   std::map<std::string, std::pair<const TensorView*, std::string>> views;  // name -> view, file
+  std::map<const TensorView*, std::shared_ptr<SafetensorsFile>> owner;
   for (auto& f : files) {
-    open.push_back(std::make_unique<SafetensorsFile>(f));
+    open.push_back(std::make_shared<SafetensorsFile>(f));
     for (auto& [name, v] : open.back()->tensors()) {
       views[name] = {&v, f};
+      owner[&v] = open.back();
       rep.file_bytes += v.data.size();
     }
   }
@@ -142,9 +148,18 @@ std::unique_ptr<Model> load_hf(const ModelSource& src) {
            dtype_name(v->dtype));
     dtypes.insert(std::string(dtype_name(v->dtype)));
     rep.tensor_types[s.name] = std::string(dtype_name(v->dtype));
-    Weight t{want, std::vector<float>(static_cast<size_t>(v->numel()))};
-    to_f32(*v, t.data.data());
-    if (s.hf_transposed) transpose2d(t);
+    Weight t;
+    t.shape = want;
+    if (v->dtype == DType::f32 && !s.hf_transposed &&
+        reinterpret_cast<uintptr_t>(v->data.data()) % alignof(float) == 0) {
+      // Used in place: the mapping stays alive with the weight, nothing is copied.
+      t.view = reinterpret_cast<const float*>(v->data.data());
+      t.keep = owner.at(v);
+    } else {
+      t.own.resize(static_cast<size_t>(v->numel()));
+      to_f32(*v, t.own.data());
+      if (s.hf_transposed) transpose2d(t);
+    }
     w.set(s.name, std::move(t));
   }
   for (auto& [name, _] : views)
@@ -192,7 +207,7 @@ std::unique_ptr<Model> load_gguf(const ModelSource& src) {
         rope_unpermute(wt, cfg.n_kv_heads);
         break;
       case GGUFFix::minus_one:
-        for (auto& x : wt.data) x -= 1.0f;
+        for (auto& x : wt.own) x -= 1.0f;
         break;
       case GGUFFix::none:
         break;
@@ -297,20 +312,21 @@ std::unique_ptr<Model> make_twin(const ModelConfig& cfg, const Architecture& arc
     const TensorSpec& s = todo[k];
     Weight& t = filled[k];
     t.shape = s.shape;
-    t.data.assign(static_cast<size_t>(t.numel()), 0.0f);
+    std::vector<float>& v = t.own;
+    v.assign(static_cast<size_t>(t.numel()), 0.0f);
     if (s.init.kind == InitSpec::ones) {
-      std::fill(t.data.begin(), t.data.end(), 1.0f);
+      std::fill(v.begin(), v.end(), 1.0f);
     } else if (s.init.kind == InitSpec::normal) {
       Rng rng(seed ^ fnv1a(s.name));
-      for (size_t i = 0; i < t.data.size(); i += 2) {
+      for (size_t i = 0; i < v.size(); i += 2) {
         const double u1 = rng.uniform(), u2 = rng.uniform();  // Box-Muller
         const double r = std::sqrt(-2.0 * std::log(u1)) * s.init.std;
-        t.data[i] = static_cast<float>(r * std::cos(2 * M_PI * u2));
-        if (i + 1 < t.data.size()) t.data[i + 1] = static_cast<float>(r * std::sin(2 * M_PI * u2));
+        v[i] = static_cast<float>(r * std::cos(2 * M_PI * u2));
+        if (i + 1 < v.size()) v[i + 1] = static_cast<float>(r * std::sin(2 * M_PI * u2));
       }
       if (s.init.zero_row >= 0 && s.init.zero_row < s.shape[0]) {
         const int64_t cols = t.numel() / s.shape[0];
-        std::fill_n(t.data.begin() + s.init.zero_row * cols, cols, 0.0f);
+        std::fill_n(v.begin() + s.init.zero_row * cols, cols, 0.0f);
       }
     }
   }
@@ -330,7 +346,8 @@ void save_hf_folder(const Model& m, const std::string& dir) {
     if (!w) continue;
     Weight t = *w;
     if (s.hf_transposed) transpose2d(t);
-    out.push_back(make_f32(s.head ? s.name : m.arch().hf_prefix + s.name, t.shape, t.data));
+    out.push_back(make_f32(s.head ? s.name : m.arch().hf_prefix + s.name, t.shape,
+                           {t.values(), static_cast<size_t>(t.numel())}));
   }
   nlohmann::json cfg = m.config().raw;
   if (!cfg.contains("architectures")) cfg["architectures"] = {m.arch().hf_class};

@@ -1,6 +1,7 @@
 // The untrained twin against transformers (tools/make_twin_refs.py): per-tensor statistics match
 // HF's own `_init_weights` (from_config) within sampling error, and transformers loading the twin
 // that `erank twin --seed 1234` saved gives the hidden states erank computes for the same seed.
+#include <span>
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -54,12 +55,12 @@ TEST_P(Twin, StatisticsMatchHFInitScheme) {
     ASSERT_EQ(w.numel(), st["numel"].get<int64_t>()) << hf;
     const double n = double(w.numel());
     double mean = 0, var = 0;
-    for (float v : w.data) mean += v;
+    for (float v : std::span(w.values(), size_t(w.numel()))) mean += v;
     mean /= n;
-    for (float v : w.data) var += (v - mean) * (v - mean);
+    for (float v : std::span(w.values(), size_t(w.numel()))) var += (v - mean) * (v - mean);
     const double sd = n > 1 ? std::sqrt(var / (n - 1)) : 0.0;
-    const bool zero = std::all_of(w.data.begin(), w.data.end(), [](float v) { return v == 0; });
-    const bool one = std::all_of(w.data.begin(), w.data.end(), [](float v) { return v == 1; });
+    const bool zero = std::all_of(w.values(), w.values() + w.numel(), [](float v) { return v == 0; });
+    const bool one = std::all_of(w.values(), w.values() + w.numel(), [](float v) { return v == 1; });
     EXPECT_EQ(zero, st["all_zero"].get<bool>()) << hf;
     EXPECT_EQ(one, st["all_one"].get<bool>()) << hf;
     if (!zero && !one) {
@@ -71,7 +72,7 @@ TEST_P(Twin, StatisticsMatchHFInitScheme) {
     if (w.shape.size() == 2) {  // padding_idx rows are zeroed by HF
       for (auto r : st["zero_rows"]) {
         const int64_t row = r.get<int64_t>();
-        for (int64_t c = 0; c < w.dim(1); ++c) ASSERT_EQ(w.data[row * w.dim(1) + c], 0.0f) << hf;
+        for (int64_t c = 0; c < w.dim(1); ++c) ASSERT_EQ(w[row * w.dim(1) + c], 0.0f) << hf;
       }
     }
   }
@@ -125,9 +126,9 @@ INSTANTIATE_TEST_SUITE_P(AllArchitectures, Twin, ::testing::ValuesIn(cases()));
 TEST(Twin, SameSeedSameWeightsOtherSeedDifferent) {
   auto a = twin_of("llama_gqa_rope3", 7), b = twin_of("llama_gqa_rope3", 7),
        c = twin_of("llama_gqa_rope3", 8);
-  const auto& wa = a->weights().get("layers.0.self_attn.q_proj.weight").data;
-  EXPECT_EQ(wa, b->weights().get("layers.0.self_attn.q_proj.weight").data);
-  EXPECT_NE(wa, c->weights().get("layers.0.self_attn.q_proj.weight").data);
+  const auto& wa = a->weights().get("layers.0.self_attn.q_proj.weight").own;
+  EXPECT_EQ(wa, b->weights().get("layers.0.self_attn.q_proj.weight").own);
+  EXPECT_NE(wa, c->weights().get("layers.0.self_attn.q_proj.weight").own);
 }
 
 // Hidden states are bitwise identical whatever the thread count (BLAS partitions outputs, and

@@ -1,0 +1,117 @@
+#!/usr/bin/env python3
+"""The reference Diff-eRank pipeline: the original code's approach (seeds/002), with transformers.
+
+Batch 1, float32, AutoModel (no LM head), both models resident, and per text a full d x d
+torch.svd of the covariance (normalize -> cal_cov -> cal_erank, verbatim). The untrained model is
+erank's twin saved by `erank twin`, so both tools run the very same weights.
+
+  reference_pipeline.py --model M --twin DIR --texts FILE.jsonl [--max-tokens N] [--out F.json]
+M is an HF folder or a .gguf file (transformers dequantises it to f32).
+Prints one JSON object: per-text eRanks, Diff-eRank (a) and (b), timings split into forward and
+eRank, and the process's peak RSS.
+"""
+import argparse
+import json
+import math
+import resource
+import sys
+import time
+from pathlib import Path
+
+import torch
+from transformers import AutoModel, AutoTokenizer
+
+
+# ---- verbatim from the original README (seeds/002) ----
+def normalize(R):
+    with torch.no_grad():
+        mean = R.mean(dim=0)
+        R = R - mean
+        norms = torch.norm(R, p=2, dim=1, keepdim=True)
+        R = R/norms
+    return R
+
+
+def cal_cov(R):
+    with torch.no_grad():
+        Z = torch.nn.functional.normalize(R, dim=1)
+        A = torch.matmul(Z.T, Z)/Z.shape[0]
+    return A
+
+
+def cal_erank(A):
+    with torch.no_grad():
+        eig_val = torch.svd(A / torch.trace(A))[1]
+        entropy = - (eig_val * torch.log(eig_val)).nansum().item()
+        erank = math.exp(entropy)
+    return erank
+
+
+def compute(R):
+    return cal_erank(cal_cov(normalize(R)))
+# ---- end of the original code ----
+
+
+def load(spec):
+    p = Path(spec)
+    kw = dict(dtype=torch.float32, attn_implementation="eager")
+    if p.suffix == ".gguf":
+        p = p.resolve()
+        tok = AutoTokenizer.from_pretrained(str(p.parent), gguf_file=p.name)
+        return tok, AutoModel.from_pretrained(str(p.parent), gguf_file=p.name, **kw).eval()
+    return AutoTokenizer.from_pretrained(spec), AutoModel.from_pretrained(spec, **kw).eval()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--model", required=True)
+    ap.add_argument("--twin", required=True)
+    ap.add_argument("--texts", required=True)
+    ap.add_argument("--field", default="text")
+    ap.add_argument("--max-tokens", type=int, default=2048)
+    ap.add_argument("--out")
+    a = ap.parse_args()
+    t0 = time.perf_counter()
+    tok, model = load(a.model)
+    twin = AutoModel.from_pretrained(a.twin, dtype=torch.float32, attn_implementation="eager").eval()
+    texts = [json.loads(l)[a.field] for l in open(a.texts, encoding="utf-8") if l.strip()]
+    load_s = time.perf_counter() - t0
+    fwd_s = erank_s = 0.0
+    rows = []
+    t1 = time.perf_counter()
+    with torch.no_grad():
+        for t in texts:
+            ids = tok(t, return_tensors="pt", truncation=True, max_length=a.max_tokens).input_ids
+            row = {"n_tokens": int(ids.shape[1])}
+            for key, m in (("erank_trained", model), ("erank_untrained", twin)):
+                s = time.perf_counter()
+                R = m(ids)[0][0, :, :]
+                e = time.perf_counter()
+                row[key] = compute(R)
+                fwd_s += e - s
+                erank_s += time.perf_counter() - e
+            rows.append(row)
+    run_s = time.perf_counter() - t1
+    h0 = [math.log(r["erank_untrained"]) for r in rows]
+    h1 = [math.log(r["erank_trained"]) for r in rows]
+    res = {
+        "n_texts": len(rows),
+        "n_tokens": sum(r["n_tokens"] for r in rows),
+        "diff_a": math.exp(sum(h0) / len(h0)) - math.exp(sum(h1) / len(h1)),
+        "diff_b": sum(r["erank_untrained"] - r["erank_trained"] for r in rows) / len(rows),
+        "load_s": load_s,
+        "run_s": run_s,
+        "forward_s": fwd_s,
+        "erank_s": erank_s,
+        "threads": torch.get_num_threads(),
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "per_text": rows,
+    }
+    s = json.dumps(res)
+    if a.out:
+        Path(a.out).write_text(s + "\n")
+    print(s)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
