@@ -56,7 +56,7 @@ int main(int argc, char** argv) {
   });
   auto be = erank::make_backend("cpu");
   erank::Act x = be->alloc(M, K), y;
-  x.f = a;
+  x.f.assign(a.begin(), a.end());
   erank::Weight w{{N, K}, b};
   const double lin = gflops(M, N, K, budget, [&] { be->linear(x, w, nullptr, y); });
   fmt::print(

@@ -9,17 +9,42 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace erank {
 
 enum class Precision { f32, f64 };
 
+// An allocator that leaves new elements uninitialised: activation buffers are always written in
+// full by the op that makes them, and zero-filling them first costs a pass over memory per op.
+template <class T>
+struct UninitAllocator : std::allocator<T> {
+  using value_type = T;
+  UninitAllocator() = default;
+  template <class U>
+  UninitAllocator(const UninitAllocator<U>&) noexcept {}
+  template <class U>
+  struct rebind {
+    using other = UninitAllocator<U>;
+  };
+  template <class U>
+  void construct(U* p) noexcept {
+    ::new (static_cast<void*>(p)) U;
+  }
+  template <class U, class... Args>
+  void construct(U* p, Args&&... args) {
+    ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
+  }
+};
+template <class T>
+using Buffer = std::vector<T, UninitAllocator<T>>;
+
 struct Act {
   int64_t rows = 0, cols = 0;
   Precision prec = Precision::f32;
-  std::vector<float> f;   // storage when prec == f32
-  std::vector<double> d;  // storage when prec == f64
+  Buffer<float> f;   // storage when prec == f32
+  Buffer<double> d;  // storage when prec == f64
   int64_t size() const { return rows * cols; }
   double at(int64_t r, int64_t c) const {
     return prec == Precision::f32 ? f[r * cols + c] : d[r * cols + c];
@@ -82,6 +107,7 @@ class Backend {
   virtual Precision precision() const = 0;
 
   Act alloc(int64_t rows, int64_t cols) const;  // zero-filled
+  Act alloc_uninit(int64_t rows, int64_t cols) const;  // for outputs written in full
 
   // out[r] = table[ids[r]] (table [V, cols]); ids are validated by the caller.
   virtual void embed(const Weight& table, std::span<const int32_t> ids, Act& out) = 0;

@@ -25,6 +25,18 @@ Act Backend::alloc(int64_t rows, int64_t cols) const {
   return a;
 }
 
+Act Backend::alloc_uninit(int64_t rows, int64_t cols) const {
+  Act a;
+  a.rows = rows;
+  a.cols = cols;
+  a.prec = precision();
+  if (a.prec == Precision::f32)
+    a.f.resize(static_cast<size_t>(rows * cols));
+  else
+    a.d.resize(static_cast<size_t>(rows * cols));
+  return a;
+}
+
 namespace {
 
 template <class T>
@@ -51,7 +63,10 @@ template <class T>
 class HostBackend final : public Backend {
  public:
   static constexpr bool kFast = std::is_same_v<T, float>;
-  static constexpr int64_t kColBlock = 128;
+  static constexpr int64_t kRowTile = 256, kColTile = 512;
+  // Elementwise and per-row ops run in parallel over rows above this many values; each row is
+  // done by one thread, so results do not depend on the thread count.
+  static constexpr int64_t kParallelMin = 1 << 15;
   explicit HostBackend(int threads) : threads_(threads) {}
 
   std::string name() const override { return kFast ? "cpu" : "reference"; }
@@ -59,33 +74,37 @@ class HostBackend final : public Backend {
 
   void embed(const Weight& table, std::span<const int32_t> ids, Act& out) override {
     const int64_t C = table.dim(1);
-    out = alloc(static_cast<int64_t>(ids.size()), C);
+    const int64_t R = static_cast<int64_t>(ids.size());
+    out = alloc_uninit(R, C);
     T* o = data<T>(out);
-    for (size_t r = 0; r < ids.size(); ++r) {
-      const float* src = table.values() + static_cast<int64_t>(ids[r]) * C;
-      for (int64_t c = 0; c < C; ++c) o[static_cast<int64_t>(r) * C + c] = static_cast<T>(src[c]);
+#pragma omp parallel for num_threads(nthreads()) if (kFast && R * C > kParallelMin)
+    for (int64_t r = 0; r < R; ++r) {
+      const float* src = table.values() + static_cast<int64_t>(ids[size_t(r)]) * C;
+      for (int64_t c = 0; c < C; ++c) o[r * C + c] = static_cast<T>(src[c]);
     }
   }
 
   void linear(const Act& x, const Weight& w, const Weight* b, Act& y) override {
     const int64_t R = x.rows, I = x.cols, O = w.dim(0);
     ERANK_CHECK(w.dim(1) == I, "linear: weight [{}, {}] vs input width {}", O, w.dim(1), I);
-    y = alloc(R, O);
+    y = alloc_uninit(R, O);
     T* yo = data<T>(y);
     const T* xi = data<T>(x);
     if constexpr (kFast) {
-      // Fixed-width column blocks, each one single-threaded sgemm: every output element is
+      // Fixed tiles of rows x columns, each one single-threaded sgemm: every output element is
       // computed by the same kernel call whatever the thread count, so results are bitwise
-      // reproducible (OpenBLAS' own threading is not).
-      const int64_t nb = (O + kColBlock - 1) / kColBlock;
+      // reproducible (OpenBLAS' own threading is not). Tiles are large enough that packing the
+      // operands stays small next to the multiply.
+      constexpr int64_t RT = kRowTile, CT = kColTile;
+      const int64_t nr = (R + RT - 1) / RT, nc = (O + CT - 1) / CT;
 #pragma omp parallel for schedule(dynamic) num_threads(nthreads()) if (R * O * I > 32768)
-      for (int64_t bi = 0; bi < nb; ++bi) {
-        const int64_t o0 = bi * kColBlock, ob = std::min(kColBlock, O - o0);
-        if (R > 0)
-          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(R),
-                      static_cast<int>(ob), static_cast<int>(I), 1.0f, xi, static_cast<int>(I),
-                      w.values() + o0 * I, static_cast<int>(I), 0.0f, yo + o0,
-                      static_cast<int>(O));
+      for (int64_t t = 0; t < nr * nc; ++t) {
+        const int64_t r0 = (t / nc) * RT, rb = std::min(RT, R - r0);
+        const int64_t o0 = (t % nc) * CT, ob = std::min(CT, O - o0);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(rb),
+                    static_cast<int>(ob), static_cast<int>(I), 1.0f, xi + r0 * I,
+                    static_cast<int>(I), w.values() + o0 * I, static_cast<int>(I), 0.0f,
+                    yo + r0 * O + o0, static_cast<int>(O));
       }
     } else {
       for (int64_t r = 0; r < R; ++r)
@@ -98,8 +117,10 @@ class HostBackend final : public Backend {
     }
     if (b) {
       ERANK_CHECK(b->numel() == O, "linear: bias has {} values, output width {}", b->numel(), O);
+      const float* bv = b->values();
+#pragma omp parallel for num_threads(nthreads()) if (kFast && R * O > kParallelMin)
       for (int64_t r = 0; r < R; ++r)
-        for (int64_t o = 0; o < O; ++o) yo[r * O + o] += static_cast<T>((*b)[o]);
+        for (int64_t o = 0; o < O; ++o) yo[r * O + o] += static_cast<T>(bv[o]);
     }
   }
 
@@ -107,14 +128,18 @@ class HostBackend final : public Backend {
     check_shape(x, y.rows, y.cols, "add");
     T* a = data<T>(y);
     const T* b = data<T>(x);
-    for (int64_t i = 0; i < y.size(); ++i) a[i] += b[i];
+    const int64_t n = y.size();
+#pragma omp parallel for simd num_threads(nthreads()) if (kFast && n > kParallelMin)
+    for (int64_t i = 0; i < n; ++i) a[i] += b[i];
   }
 
   void mul(Act& y, const Act& x) override {
     check_shape(x, y.rows, y.cols, "mul");
     T* a = data<T>(y);
     const T* b = data<T>(x);
-    for (int64_t i = 0; i < y.size(); ++i) a[i] *= b[i];
+    const int64_t n = y.size();
+#pragma omp parallel for simd num_threads(nthreads()) if (kFast && n > kParallelMin)
+    for (int64_t i = 0; i < n; ++i) a[i] *= b[i];
   }
 
   void scale(Act& y, double s) override {
@@ -128,11 +153,12 @@ class HostBackend final : public Backend {
     // Formulas as in transformers' ACT2FN (relu, gelu_new/gelu_pytorch_tanh, gelu, silu).
     switch (act) {
       case Activation::relu:
+#pragma omp parallel for simd num_threads(nthreads()) if (kFast && n > kParallelMin)
         for (int64_t i = 0; i < n; ++i) a[i] = a[i] > 0 ? a[i] : T(0);
         break;
       case Activation::gelu_tanh: {
         const T k = static_cast<T>(std::sqrt(2.0 / M_PI));
-#pragma omp parallel for num_threads(nthreads()) if (kFast && n > 65536)
+#pragma omp parallel for num_threads(nthreads()) if (kFast && n > kParallelMin)
         for (int64_t i = 0; i < n; ++i) {
           const T v = a[i];
           a[i] = T(0.5) * v * (T(1) + std::tanh(k * (v + T(0.044715) * v * v * v)));
@@ -140,11 +166,12 @@ class HostBackend final : public Backend {
         break;
       }
       case Activation::gelu_erf:
+#pragma omp parallel for num_threads(nthreads()) if (kFast && n > kParallelMin)
         for (int64_t i = 0; i < n; ++i)
           a[i] = T(0.5) * a[i] * (T(1) + std::erf(a[i] / std::sqrt(T(2))));
         break;
       case Activation::silu:
-#pragma omp parallel for num_threads(nthreads()) if (kFast && n > 65536)
+#pragma omp parallel for num_threads(nthreads()) if (kFast && n > kParallelMin)
         for (int64_t i = 0; i < n; ++i) a[i] = a[i] / (T(1) + std::exp(-a[i]));
         break;
     }
@@ -152,9 +179,12 @@ class HostBackend final : public Backend {
 
   void layer_norm(const Act& x, const Weight* w, const Weight* b, double eps, Act& y) override {
     const int64_t R = x.rows, C = x.cols;
-    y = alloc(R, C);
+    y = alloc_uninit(R, C);
     const T* xi = data<T>(x);
     T* yo = data<T>(y);
+    const float* wv = w ? w->values() : nullptr;
+    const float* bv = b ? b->values() : nullptr;
+#pragma omp parallel for num_threads(nthreads()) if (kFast && R * C > kParallelMin)
     for (int64_t r = 0; r < R; ++r) {
       const T* row = xi + r * C;
       double mean = 0, var = 0;
@@ -165,8 +195,8 @@ class HostBackend final : public Backend {
       const double inv = 1.0 / std::sqrt(var + eps);
       for (int64_t c = 0; c < C; ++c) {
         double v = (row[c] - mean) * inv;
-        if (w) v *= (*w)[c];
-        if (b) v += (*b)[c];
+        if (wv) v *= wv[c];
+        if (bv) v += bv[c];
         yo[r * C + c] = static_cast<T>(v);
       }
     }
@@ -176,17 +206,19 @@ class HostBackend final : public Backend {
                 Act& y) override {
     ERANK_CHECK(group > 0 && x.cols % group == 0 && w.numel() == group,
                 "rms_norm: group {} vs width {} and weight of {}", group, x.cols, w.numel());
-    y = alloc(x.rows, x.cols);
+    y = alloc_uninit(x.rows, x.cols);
     const T* xi = data<T>(x);
     T* yo = data<T>(y);
+    const float* wv = w.values();
     const int64_t n_groups = x.size() / group;
+#pragma omp parallel for num_threads(nthreads()) if (kFast && x.size() > kParallelMin)
     for (int64_t g = 0; g < n_groups; ++g) {
       const T* v = xi + g * group;
       double ss = 0;
       for (int64_t c = 0; c < group; ++c) ss += static_cast<double>(v[c]) * v[c];
       const double inv = 1.0 / std::sqrt(ss / static_cast<double>(group) + eps);
       for (int64_t c = 0; c < group; ++c) {
-        const double gain = one_plus ? 1.0 + w[c] : w[c];
+        const double gain = one_plus ? 1.0 + wv[c] : wv[c];
         yo[g * group + c] = static_cast<T>(v[c] * inv * gain);
       }
     }
@@ -200,16 +232,12 @@ class HostBackend final : public Backend {
                 "rope: bad shapes (cols {}, head_dim {}, rotary_dim {})", x.cols, head_dim,
                 rotary_dim);
     const int64_t H = x.cols / head_dim, half = rotary_dim / 2;
+    const std::vector<T>& tab = rope_table(inv_freq, positions);  // [rows, 2 * half]: cos, sin
     T* a = data<T>(x);
-    std::vector<T> cs(static_cast<size_t>(half)), sn(static_cast<size_t>(half));
+#pragma omp parallel for num_threads(nthreads()) if (kFast && x.size() > kParallelMin)
     for (int64_t r = 0; r < x.rows; ++r) {
-      // HF computes the angle in f32 (freqs = pos * inv_freq) then cos/sin; we follow that in the
-      // fast path so large positions round the same way.
-      for (int64_t i = 0; i < half; ++i) {
-        const T ang = static_cast<T>(static_cast<T>(positions[r]) * static_cast<T>(inv_freq[i]));
-        cs[i] = std::cos(ang);
-        sn[i] = std::sin(ang);
-      }
+      const T* cs = tab.data() + r * 2 * half;
+      const T* sn = cs + half;
       for (int64_t h = 0; h < H; ++h) {
         T* v = a + r * x.cols + h * head_dim;
         for (int64_t i = 0; i < half; ++i) {
@@ -227,20 +255,30 @@ class HostBackend final : public Backend {
     ERANK_CHECK(H % Hkv == 0 && q.cols == H * hd && k.cols == Hkv * hd && v.cols == Hkv * hd,
                 "attention: heads {} kv {} head_dim {} vs widths {}/{}/{}", H, Hkv, hd, q.cols,
                 k.cols, v.cols);
-    out = alloc(q.rows, H * hd);
+    out = alloc_uninit(q.rows, H * hd);
     const T* Q = data<T>(q);
     const T* K = data<T>(k);
     const T* V = data<T>(v);
     T* O = data<T>(out);
     const int64_t qs = H * hd, ks = Hkv * hd;
-    for (int64_t s = 0; s < seqs.n_seq(); ++s) {
+    // One task per (sequence, head), each with its own score matrix; BLAS calls inside are
+    // single-threaded. Longest sequences first so the last tasks are small.
+    std::vector<std::pair<int64_t, int64_t>> tasks;
+    for (int64_t s = 0; s < seqs.n_seq(); ++s)
+      if (seqs.offsets[s + 1] > seqs.offsets[s])
+        for (int64_t h = 0; h < H; ++h) tasks.push_back({s, h});
+    std::stable_sort(tasks.begin(), tasks.end(), [&](auto& x, auto& y) {
+      return seqs.offsets[x.first + 1] - seqs.offsets[x.first] >
+             seqs.offsets[y.first + 1] - seqs.offsets[y.first];
+    });
+    const int64_t n_tasks = static_cast<int64_t>(tasks.size());
+#pragma omp parallel for schedule(dynamic) num_threads(nthreads()) if (kFast && n_tasks > 1)
+    for (int64_t t = 0; t < n_tasks; ++t) {
+      const auto [s, h] = tasks[size_t(t)];
       const int64_t b = seqs.offsets[s], n = seqs.offsets[s + 1] - b;
-      if (n == 0) continue;
-        // Heads in parallel (each with its own score matrix); BLAS calls inside are
-        // single-threaded.
-#pragma omp parallel for schedule(dynamic) num_threads(nthreads()) if (kFast && n * n * H > 4096)
-      for (int64_t h = 0; h < H; ++h) {
-        std::vector<T> S(static_cast<size_t>(n * n));
+      {
+        thread_local std::vector<T> S;
+        S.resize(static_cast<size_t>(n * n));
         const int64_t kh = h / (H / Hkv);
         const T* Qh = Q + b * qs + h * hd;
         const T* Kh = K + b * ks + kh * hd;
@@ -338,6 +376,33 @@ class HostBackend final : public Backend {
   }
 
  private:
+  // cos and sin of every (row, frequency) angle, [rows, 2 * half]. Every layer rotates with the
+  // same positions and frequencies, so the table is built once per forward and reused.
+  const std::vector<T>& rope_table(std::span<const double> inv_freq,
+                                   std::span<const int32_t> positions) {
+    if (!std::equal(inv_freq.begin(), inv_freq.end(), rope_freq_.begin(), rope_freq_.end()) ||
+        !std::equal(positions.begin(), positions.end(), rope_pos_.begin(), rope_pos_.end())) {
+      const int64_t half = static_cast<int64_t>(inv_freq.size());
+      const int64_t rows = static_cast<int64_t>(positions.size());
+      rope_freq_.assign(inv_freq.begin(), inv_freq.end());
+      rope_pos_.assign(positions.begin(), positions.end());
+      rope_tab_.resize(static_cast<size_t>(rows * 2 * half));
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t i = 0; i < half; ++i) {
+          // HF computes the angle in f32 (freqs = pos * inv_freq) then cos/sin; the fast path
+          // follows that so large positions round the same way.
+          const T ang = static_cast<T>(static_cast<T>(positions[size_t(r)]) *
+                                       static_cast<T>(inv_freq[size_t(i)]));
+          rope_tab_[size_t(r * 2 * half + i)] = std::cos(ang);
+          rope_tab_[size_t(r * 2 * half + half + i)] = std::sin(ang);
+        }
+    }
+    return rope_tab_;
+  }
+  std::vector<double> rope_freq_;
+  std::vector<int32_t> rope_pos_;
+  std::vector<T> rope_tab_;
+
   int nthreads() const {
     return threads_ > 0 ? threads_ : omp_get_max_threads();
   }

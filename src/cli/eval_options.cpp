@@ -27,6 +27,9 @@ std::shared_ptr<EvalOptions> add_eval_options(CLI::App& app, bool twin, bool lay
   app.add_option("--sample-seed", o->sample_seed, "S for --sample")->capture_default_str();
   app.add_option("--max-tokens", r.max_tokens, "truncate each text to this many tokens")
       ->capture_default_str();
+  app.add_option("--batch-tokens", r.batch_tokens,
+                 "tokens per forward: texts are packed into batches of at most this many")
+      ->capture_default_str();
   app.add_flag("!--no-special-tokens", r.add_special_tokens, "tokenise without BOS/EOS");
   if (layers)
     app.add_option("--layers", r.layers, "last | all | comma-separated HF hidden_states indices")

@@ -73,10 +73,19 @@ double sd_of(const std::vector<double>& v) {
   return std::sqrt(s / double(v.size() - 1));
 }
 
-// The per-text file: a header line with the settings that must match on --resume, then one
-// record per finished text. A torn last line (killed mid-write) is dropped and cut off.
-std::map<int64_t, TextRecord> read_per_text(const std::string& path, const nlohmann::json& header) {
-  std::map<int64_t, TextRecord> done;
+// One model pass: the trained model (seed unused) or one twin.
+struct Pass {
+  std::string model;  // "trained" | "twin"
+  uint64_t seed = 0;
+};
+
+// The per-text file: a header line with the settings that must match on --resume, then one line
+// per (text, model) as each batch finishes. A torn last line (killed mid-write) is dropped and cut
+// off. Returns done[pass][text].
+std::vector<std::map<int64_t, ModelOnText>> read_per_text(const std::string& path,
+                                                          const nlohmann::json& header,
+                                                          const std::vector<Pass>& passes) {
+  std::vector<std::map<int64_t, ModelOnText>> done(passes.size());
   std::ifstream f(path);
   if (!f) return done;
   std::string line;
@@ -93,14 +102,24 @@ std::map<int64_t, TextRecord> read_per_text(const std::string& path, const nlohm
       fail("{}:{}: not valid JSON (the per-text file is corrupt)", path, lineno);
     }
     if (lineno == 1) {
-      if (!j.contains("erank_per_text") || j["settings"] != header["settings"])
+      if (!j.contains("erank_per_text") || j["erank_per_text"] != 2 ||
+          j["settings"] != header["settings"])
         fail(
-            "{}: made with different settings (model, data, layers, twins, tokens); use another "
-            "--per-text file or remove it",
+            "{}: made with different settings (model, data, layers, twins, tokens) or by another "
+            "erank version; use another --per-text file or remove it",
             path);
     } else {
-      TextRecord r = text_record_from_json(j);
-      done[r.index] = std::move(r);
+      try {
+        const std::string model = j.at("model").get<std::string>();
+        const uint64_t seed = j.value("seed", uint64_t(0));
+        size_t p = 0;
+        while (p < passes.size() && !(passes[p].model == model && passes[p].seed == seed)) ++p;
+        if (p == passes.size()) fail("{}:{}: record of an unknown model", path, lineno);
+        done[p][j.at("index").get<int64_t>()] =
+            model_from_json(j, j.at("n_tokens").get<int64_t>());
+      } catch (const nlohmann::json::exception& e) {
+        fail("{}:{}: malformed record: {}", path, lineno, e.what());
+      }
     }
     good_bytes = pos;
   }
@@ -108,6 +127,27 @@ std::map<int64_t, TextRecord> read_per_text(const std::string& path, const nlohm
   if (std::filesystem::file_size(path) != static_cast<uintmax_t>(good_bytes))
     std::filesystem::resize_file(path, static_cast<uintmax_t>(good_bytes));
   return done;
+}
+
+// Batches of text indices: longest first (the memory peak comes early, and similar lengths
+// share a batch), each at most `budget` tokens (a longer text runs alone).
+std::vector<std::vector<int64_t>> make_batches(std::vector<int64_t> todo,
+                                               const std::vector<std::vector<int32_t>>& ids,
+                                               int64_t budget) {
+  std::stable_sort(todo.begin(), todo.end(),
+                   [&](int64_t a, int64_t b) { return ids[size_t(a)].size() > ids[size_t(b)].size(); });
+  std::vector<std::vector<int64_t>> out;
+  int64_t used = 0;
+  for (int64_t i : todo) {
+    const int64_t n = static_cast<int64_t>(ids[size_t(i)].size());
+    if (out.empty() || used + n > budget) {
+      out.emplace_back();
+      used = 0;
+    }
+    out.back().push_back(i);
+    used += n;
+  }
+  return out;
 }
 
 nlohmann::json summarize(const RunSettings& s, const std::vector<int>& layers,
@@ -196,26 +236,44 @@ nlohmann::json run_evaluation(const RunSettings& s) {
     fail("--twin-mode must be eval or train, not '{}'", s.twin_mode);
   if (s.twins < 0 || s.twins > 64) fail("--twins must be between 0 and 64");
   if (s.max_tokens < 2) fail("--max-tokens must be at least 2");
+  if (s.batch_tokens < 1) fail("--batch-tokens must be at least 1");
   const ModelSource src = resolve_model_source(s.model);
   Dataset data = load_dataset(s.data);
   if (data.texts.empty()) fail("{}: no non-empty texts", s.data.name);
   auto tok = tokenizer_for(src);
-  auto model = load_model(src);
-  const ModelConfig& cfg = model->config();
+  const Architecture* arch = nullptr;
+  const ModelConfig cfg = load_config(src, &arch);
   const std::vector<int> layers = parse_layers(s.layers, static_cast<int>(cfg.n_layers));
   std::vector<uint64_t> seeds;
-  std::vector<std::unique_ptr<Model>> twins;
+  std::vector<Pass> passes = {{"trained", 0}};
   for (int k = 0; k < s.twins; ++k) {
     seeds.push_back(s.seed + static_cast<uint64_t>(k));
-    twins.push_back(make_twin(cfg, model->arch(), seeds.back()));
+    passes.push_back({"twin", seeds.back()});
   }
-  const double load_s = secs(t0);
-  auto be = make_backend(s.backend, s.threads);
+
+  // Tokenise once; only the ids stay in memory, the texts are released.
+  const size_t n_texts = data.texts.size();
+  std::vector<std::vector<int32_t>> ids(n_texts);
+  std::vector<std::string> text_ids(n_texts);
+  std::vector<char> truncated(n_texts, 0);
+  int64_t tokens = 0, n_truncated = 0;
+  for (size_t i = 0; i < n_texts; ++i) {
+    ids[i] = tok->encode(data.texts[i].text, s.add_special_tokens);
+    if (static_cast<int64_t>(ids[i].size()) > s.max_tokens) {
+      ids[i].resize(static_cast<size_t>(s.max_tokens));
+      truncated[i] = 1;
+      ++n_truncated;
+    }
+    text_ids[i] = data.texts[i].id;
+    tokens += static_cast<int64_t>(ids[i].size());
+  }
+  data.texts.clear();
+  data.texts.shrink_to_fit();
 
   nlohmann::json settings = {{"command", s.command},
                              {"model", src.path},
                              {"dataset_sha256", data.sha256},
-                             {"n_texts", data.texts.size()},
+                             {"n_texts", n_texts},
                              {"layers", layers},
                              {"max_tokens", s.max_tokens},
                              {"add_special_tokens", s.add_special_tokens},
@@ -223,13 +281,13 @@ nlohmann::json run_evaluation(const RunSettings& s) {
                              {"twin_mode", s.twin_mode},
                              {"loss", s.with_loss},
                              {"backend", s.backend}};
-  const nlohmann::json header = {{"erank_per_text", 1}, {"settings", settings}};
-  std::map<int64_t, TextRecord> done;
+  const nlohmann::json header = {{"erank_per_text", 2}, {"settings", settings}};
+  std::vector<std::map<int64_t, ModelOnText>> done(passes.size());
   std::ofstream per_text;
   if (!s.per_text.empty()) {
     if (std::filesystem::exists(s.per_text)) {
       if (!s.resume) fail("{}: exists; pass --resume to continue it, or remove it", s.per_text);
-      done = read_per_text(s.per_text, header);
+      done = read_per_text(s.per_text, header, passes);
     }
     const bool fresh =
         !std::filesystem::exists(s.per_text) || std::filesystem::file_size(s.per_text) == 0;
@@ -237,52 +295,100 @@ nlohmann::json run_evaluation(const RunSettings& s) {
     if (!per_text) fail("{}: cannot open for writing", s.per_text);
     if (fresh) per_text << header.dump() << "\n" << std::flush;
   }
+  int64_t resumed = 0;
+  for (auto& d : done) resumed += static_cast<int64_t>(d.size());
 
+  auto be = make_backend(s.backend, s.threads);
+  Progress prog(s.command, static_cast<int64_t>(n_texts * passes.size()), ::isatty(2) == 1,
+                s.quiet);
+  double load_s = secs(t0), forward_s = 0, metric_s = 0, flops = 0;
+  int64_t units = resumed, unit_tokens = 0, computed = 0;
+  nlohmann::json model_info;
   const auto t1 = clk::now();
-  Progress prog(s.command, static_cast<int64_t>(data.texts.size()), ::isatty(2) == 1, s.quiet);
-  int64_t tokens = 0, n_truncated = 0, computed = 0;
-  std::vector<TextRecord> recs;
-  for (size_t i = 0; i < data.texts.size(); ++i) {
-    if (auto it = done.find(static_cast<int64_t>(i)); it != done.end()) {
-      recs.push_back(it->second);
-      tokens += it->second.n_tokens;
-      n_truncated += it->second.truncated ? 1 : 0;
-      continue;
-    }
-    std::vector<int32_t> ids = tok->encode(data.texts[i].text, s.add_special_tokens);
-    TextRecord r;
-    if (static_cast<int64_t>(ids.size()) > s.max_tokens) {
-      ids.resize(static_cast<size_t>(s.max_tokens));
-      r.truncated = true;
-      ++n_truncated;
-    }
-    r.index = static_cast<int64_t>(i);
-    r.id = data.texts[i].id;
-    r.n_tokens = static_cast<int64_t>(ids.size());
-    if (!ids.empty()) {
-      r.trained = evaluate(*model, *be, ids, layers, s.with_loss);
-      for (size_t k = 0; k < twins.size(); ++k) {
-        // Train mode: the original's twin ran with dropout active; its mask differs per text.
+  // One model at a time: the trained model over every text, then each twin; a model is freed
+  // before the next one is built, so at most one set of weights is ever resident.
+  for (size_t p = 0; p < passes.size(); ++p) {
+    std::vector<int64_t> todo;
+    for (size_t i = 0; i < n_texts; ++i)
+      if (!done[p].count(static_cast<int64_t>(i))) todo.push_back(static_cast<int64_t>(i));
+    if (todo.empty() && p > 0) continue;
+    const auto tl = clk::now();
+    std::unique_ptr<Model> model = p == 0 ? load_model(src) : make_twin(cfg, *arch, passes[p].seed);
+    load_s += secs(tl);
+    if (p == 0)
+      model_info = {{"name", src.name},
+                    {"path", src.path},
+                    {"architecture", model->arch().name},
+                    {"model_type", cfg.model_type},
+                    {"n_layers", cfg.n_layers},
+                    {"hidden_size", cfg.hidden},
+                    {"n_params", model->n_params()},
+                    {"file_dtype", model->report().source_dtype}};
+    // Train mode: the original's twin ran with dropout active, its mask different per text; one
+    // text per forward keeps each text's mask independent of the batching.
+    const bool train = p > 0 && s.twin_mode == "train";
+    for (const auto& batch : make_batches(todo, ids, train ? 1 : s.batch_tokens)) {
+      std::vector<std::vector<int32_t>> seqs;
+      std::vector<int64_t> lens;
+      for (int64_t i : batch)
+        if (!ids[size_t(i)].empty()) {
+          seqs.push_back(ids[size_t(i)]);
+          lens.push_back(static_cast<int64_t>(ids[size_t(i)].size()));
+        }
+      std::vector<ModelOnText> res;
+      if (!seqs.empty()) {
         std::optional<uint64_t> drop;
-        if (s.twin_mode == "train") drop = seeds[k] * 1000003ull + static_cast<uint64_t>(i);
-        r.twins.push_back(evaluate(*twins[k], *be, ids, layers, s.with_loss, drop));
+        if (train) drop = passes[p].seed * 1000003ull + static_cast<uint64_t>(batch[0]);
+        const auto tf = clk::now();
+        double m = 0;
+        res = evaluate_batch(*model, *be, seqs, layers, s.with_loss, drop, &m);
+        forward_s += secs(tf) - m;
+        metric_s += m;
+        flops += forward_flops(cfg, *arch, lens, s.with_loss);
       }
-    } else {  // nothing to run: counted as skipped by the aggregates
-      ERank e;
-      e.erank = e.entropy = NAN;
-      e.skipped = "no tokens";
-      r.trained.erank.assign(layers.size(), e);
-      r.twins.assign(twins.size(), r.trained);
+      size_t r = 0;
+      for (int64_t i : batch) {
+        ModelOnText mt;
+        if (ids[size_t(i)].empty()) {  // nothing to run: counted as skipped by the aggregates
+          ERank e;
+          e.erank = e.entropy = NAN;
+          e.skipped = "no tokens";
+          mt.erank.assign(layers.size(), e);
+        } else {
+          mt = std::move(res[r++]);
+        }
+        if (per_text.is_open()) {
+          nlohmann::json j = {{"index", i},
+                              {"id", text_ids[size_t(i)]},
+                              {"n_tokens", ids[size_t(i)].size()},
+                              {"truncated", truncated[size_t(i)] != 0},
+                              {"model", passes[p].model}};
+          if (p > 0) j["seed"] = passes[p].seed;
+          j.update(model_json(mt));
+          per_text << j.dump() << "\n";
+        }
+        unit_tokens += static_cast<int64_t>(ids[size_t(i)].size());
+        done[p][i] = std::move(mt);
+        ++units;
+        ++computed;
+      }
+      if (per_text.is_open()) per_text << std::flush;
+      prog.update(units, unit_tokens);
     }
-    if (per_text.is_open()) per_text << to_json(r).dump() << "\n" << std::flush;
-    tokens += r.n_tokens;
-    ++computed;
-    recs.push_back(std::move(r));
-    prog.update(static_cast<int64_t>(i + 1), tokens);
   }
   prog.finish();
   const double run_s = secs(t1);
 
+  std::vector<TextRecord> recs(n_texts);
+  for (size_t i = 0; i < n_texts; ++i) {
+    TextRecord& r = recs[i];
+    r.index = static_cast<int64_t>(i);
+    r.id = text_ids[i];
+    r.n_tokens = static_cast<int64_t>(ids[i].size());
+    r.truncated = truncated[i] != 0;
+    r.trained = done[0].at(r.index);
+    for (size_t p = 1; p < passes.size(); ++p) r.twins.push_back(done[p].at(r.index));
+  }
   nlohmann::json res = summarize(s, layers, seeds, recs);
   int64_t skipped_texts = 0;
   for (auto& r : recs)
@@ -295,14 +401,7 @@ nlohmann::json run_evaluation(const RunSettings& s) {
   res["schema_version"] = kResultsSchemaVersion;
   res["erank_version"] = ERANK_VERSION;
   res["command"] = s.command;
-  res["model"] = {{"name", src.name},
-                  {"path", src.path},
-                  {"architecture", model->arch().name},
-                  {"model_type", cfg.model_type},
-                  {"n_layers", cfg.n_layers},
-                  {"hidden_size", cfg.hidden},
-                  {"n_params", model->n_params()},
-                  {"file_dtype", model->report().source_dtype}};
+  res["model"] = model_info;
   res["twin"] = {{"seeds", seeds},
                  {"mode", s.twin_mode},
                  {"init", "Hugging Face _init_weights of the architecture, erank's seeded RNG"}};
@@ -310,7 +409,7 @@ nlohmann::json run_evaluation(const RunSettings& s) {
                     {"files", s.data.files},
                     {"field", s.data.field},
                     {"n_records", data.n_records},
-                    {"n_texts", data.texts.size()},
+                    {"n_texts", n_texts},
                     {"n_empty", data.n_empty},
                     {"n_duplicates", data.n_duplicates},
                     {"sample", s.data.sample},
@@ -322,9 +421,13 @@ nlohmann::json run_evaluation(const RunSettings& s) {
   res["settings"] = settings;
   res["timings"] = {{"load_s", load_s},
                     {"run_s", run_s},
-                    {"texts_computed", computed},
-                    {"texts_resumed", done.size()},
-                    {"tokens_per_s", run_s > 0 ? double(tokens) / run_s : 0.0},
+                    {"forward_s", forward_s},
+                    {"metrics_s", metric_s},
+                    {"forward_gflops", forward_s > 0 ? flops / forward_s / 1e9 : 0.0},
+                    {"evaluations_computed", computed},
+                    {"evaluations_resumed", resumed},
+                    {"tokens_per_s", run_s > 0 ? double(unit_tokens) / run_s : 0.0},
+                    {"batch_tokens", s.batch_tokens},
                     {"threads", s.threads}};
   return res;
 }

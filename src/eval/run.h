@@ -22,6 +22,7 @@ struct RunSettings {
   DatasetSpec data;
   std::string layers = "last";  // all | last | list (HF hidden_states indices)
   int64_t max_tokens = 2048;
+  int64_t batch_tokens = 2048;  // tokens per forward (texts packed, each attending to itself)
   bool add_special_tokens = true;
   int twins = 1;      // 0: no twin (rank, loss)
   uint64_t seed = 0;  // twin k uses seed + k

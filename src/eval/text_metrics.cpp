@@ -1,5 +1,6 @@
 #include "eval/text_metrics.h"
 
+#include <chrono>
 #include <cmath>
 #include <limits>
 
@@ -10,20 +11,41 @@ namespace erank {
 
 namespace {
 
+// Turns the wanted hidden states into each sequence's eRanks and the logits into each sequence's
+// next-token loss as the forward produces them; sequences are independent, so they run in
+// parallel (each eRank/loss call is single-threaded).
 class MetricSink : public TapSink {
  public:
-  MetricSink(const std::vector<int>& layers, bool loss, const std::vector<int32_t>& ids)
-      : layers_(layers), loss_(loss), ids_(ids) {}
+  MetricSink(const std::vector<int>& layers, bool loss,
+             const std::vector<std::vector<int32_t>>& seqs)
+      : layers_(layers), loss_(loss), seqs_(seqs), results(seqs.size()) {
+    for (auto& r : results) r.erank.resize(layers.size());
+  }
   bool wants(Tap t) const override { return t == Tap::hidden || (t == Tap::logits && loss_); }
-  void on_tap(Tap t, int index, const Act& x, const SeqLayout&) override {
+  void on_tap(Tap t, int index, const Act& x, const SeqLayout& L) override {
+    const auto t0 = std::chrono::steady_clock::now();
+    compute(t, index, x, L);
+    seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  }
+  void compute(Tap t, int index, const Act& x, const SeqLayout& L) {
     if (t == Tap::hidden) {
-      for (size_t k = 0; k < layers_.size(); ++k)
-        if (layers_[k] == index) result.erank[k] = erank_of(floats(x), x.rows, x.cols);
+      for (size_t k = 0; k < layers_.size(); ++k) {
+        if (layers_[k] != index) continue;
+        const float* v = floats(x);
+#pragma omp parallel for schedule(dynamic)
+        for (int64_t s = 0; s < L.n_seq(); ++s)
+          results[size_t(s)].erank[k] = erank_of(v + L.offsets[s] * x.cols,
+                                                 L.offsets[s + 1] - L.offsets[s], x.cols);
+      }
     } else if (t == Tap::logits && loss_) {
-      result.loss = text_loss(floats(x), x.rows, x.cols, ids_);
+      const float* v = floats(x);
+#pragma omp parallel for schedule(dynamic)
+      for (int64_t s = 0; s < L.n_seq(); ++s)
+        results[size_t(s)].loss =
+            text_loss(v + L.offsets[s] * x.cols, L.offsets[s + 1] - L.offsets[s], x.cols,
+                      seqs_[size_t(s)]);
     }
   }
-  ModelOnText result;
 
  private:
   // The f32 view of an activation (the reference backend's f64 is narrowed, as the original's
@@ -35,13 +57,19 @@ class MetricSink : public TapSink {
   }
   const std::vector<int>& layers_;
   bool loss_;
-  const std::vector<int32_t>& ids_;
+  const std::vector<std::vector<int32_t>>& seqs_;
   std::vector<float> buf_;
+
+ public:
+  std::vector<ModelOnText> results;
+  double seconds = 0;  // spent in eRank and loss
 };
 
 double num(const nlohmann::json& v) {
   return v.is_number() ? v.get<double>() : std::numeric_limits<double>::quiet_NaN();
 }
+
+}  // namespace
 
 nlohmann::json model_json(const ModelOnText& m) {
   nlohmann::json e = nlohmann::json::array();
@@ -69,41 +97,20 @@ ModelOnText model_from_json(const nlohmann::json& j, int64_t n_tokens) {
   return m;
 }
 
-}  // namespace
+std::vector<ModelOnText> evaluate_batch(const Model& model, Backend& be,
+                                        const std::vector<std::vector<int32_t>>& seqs,
+                                        const std::vector<int>& layers, bool with_loss,
+                                        std::optional<uint64_t> train_seed, double* metric_s) {
+  MetricSink sink(layers, with_loss, seqs);
+  model.forward(be, seqs, sink, train_seed);
+  if (metric_s) *metric_s += sink.seconds;
+  return std::move(sink.results);
+}
 
 ModelOnText evaluate(const Model& model, Backend& be, const std::vector<int32_t>& ids,
                      const std::vector<int>& layers, bool with_loss,
                      std::optional<uint64_t> train_seed) {
-  MetricSink sink(layers, with_loss, ids);
-  sink.result.erank.resize(layers.size());
-  model.forward(be, {ids}, sink, train_seed);
-  return sink.result;
-}
-
-nlohmann::json to_json(const TextRecord& r) {
-  nlohmann::json twins = nlohmann::json::array();
-  for (auto& t : r.twins) twins.push_back(model_json(t));
-  return {{"index", r.index},
-          {"id", r.id},
-          {"n_tokens", r.n_tokens},
-          {"truncated", r.truncated},
-          {"trained", model_json(r.trained)},
-          {"twins", twins}};
-}
-
-TextRecord text_record_from_json(const nlohmann::json& j) {
-  try {
-    TextRecord r;
-    r.index = j.at("index").get<int64_t>();
-    r.id = j.at("id").get<std::string>();
-    r.n_tokens = j.at("n_tokens").get<int64_t>();
-    r.truncated = j.value("truncated", false);
-    r.trained = model_from_json(j.at("trained"), r.n_tokens);
-    for (auto& t : j.at("twins")) r.twins.push_back(model_from_json(t, r.n_tokens));
-    return r;
-  } catch (const nlohmann::json::exception& e) {
-    fail("malformed per-text record: {}", e.what());
-  }
+  return evaluate_batch(model, be, {ids}, layers, with_loss, train_seed).front();
 }
 
 }  // namespace erank

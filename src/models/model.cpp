@@ -277,6 +277,23 @@ void Model::forward(Backend& be, const std::vector<std::vector<int32_t>>& seqs, 
   arch_->forward(cfg_, w_, be, in, sink);
 }
 
+double forward_flops(const ModelConfig& cfg, const Architecture& arch,
+                     const std::vector<int64_t>& seq_lengths, bool logits) {
+  double per_token = 0;
+  for (const TensorSpec& s : arch.tensors(cfg)) {
+    if (s.shape.size() != 2) continue;
+    const bool lookup = !s.head && (s.name.find("embed") != std::string::npos ||
+                                    s.name == "wte.weight" || s.name == "wpe.weight");
+    if (lookup || (s.head && !logits)) continue;
+    per_token += 2.0 * double(s.shape[0]) * double(s.shape[1]);
+  }
+  double total = 0;
+  for (int64_t n : seq_lengths)
+    total += per_token * double(n) +
+             4.0 * double(n) * double(n) * double(cfg.n_heads * cfg.head_dim) * double(cfg.n_layers);
+  return total;
+}
+
 std::unique_ptr<Model> load_model(const ModelSource& src) {
   return src.kind == ModelSource::Kind::gguf ? load_gguf(src) : load_hf(src);
 }

@@ -48,6 +48,12 @@ inline std::unique_ptr<Model> load_model(const std::string& spec) {
   return load_model(resolve_model_source(spec));
 }
 
+// Multiply-add FLOPs (x2) of one forward over sequences of these lengths: every matrix of the
+// tensor table but the embedding lookups (the LM head only when `logits`), and the attention
+// scores and values over the full n x n square per head, as computed.
+double forward_flops(const ModelConfig& cfg, const Architecture& arch,
+                     const std::vector<int64_t>& seq_lengths, bool logits);
+
 // Reads only the config (for `erank info` and twins without weights).
 ModelConfig load_config(const ModelSource& src, const Architecture** arch);
 
