@@ -1,6 +1,7 @@
 // Host backends: HostBackend<float> is "cpu" (OpenBLAS sgemm + OpenMP), HostBackend<double> is
 // "reference" (plain double loops, no BLAS: the oracle the fast path is tested against).
 #include <cblas.h>
+#include <malloc.h>
 #include <omp.h>
 
 #include <algorithm>
@@ -414,6 +415,10 @@ class HostBackend final : public Backend {
 std::unique_ptr<Backend> make_backend(const std::string& name, int threads) {
   // erank threads with OpenMP around single-threaded BLAS calls (see linear()).
   openblas_set_num_threads(1);
+  // Activation buffers come and go every op; keep freed memory in the heap instead of returning
+  // it to the kernel, which would fault and zero every page again on the next op.
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, 512 << 20);
   if (name == "cpu") return std::make_unique<HostBackend<float>>(threads);
   if (name == "reference") return std::make_unique<HostBackend<double>>(threads);
   fail("unknown backend '{}' (known: cpu, reference)", name);

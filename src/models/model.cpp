@@ -1,6 +1,7 @@
 #include "models/model.h"
 
 #include "models/blocks.h"
+#include "models/box_muller.h"
 
 #include <filesystem>
 #include <fstream>
@@ -334,12 +335,20 @@ std::unique_ptr<Model> make_twin(const ModelConfig& cfg, const Architecture& arc
     if (s.init.kind == InitSpec::ones) {
       std::fill(v.begin(), v.end(), 1.0f);
     } else if (s.init.kind == InitSpec::normal) {
+      // Box-Muller on pairs of uniforms drawn in order from the tensor's stream; chunked so
+      // the transform runs on arrays.
       Rng rng(seed ^ fnv1a(s.name));
-      for (size_t i = 0; i < v.size(); i += 2) {
-        const double u1 = rng.uniform(), u2 = rng.uniform();  // Box-Muller
-        const double r = std::sqrt(-2.0 * std::log(u1)) * s.init.std;
-        v[i] = static_cast<float>(r * std::cos(2 * M_PI * u2));
-        if (i + 1 < v.size()) v[i + 1] = static_cast<float>(r * std::sin(2 * M_PI * u2));
+      constexpr size_t kChunk = 4096;
+      double u1[kChunk], u2[kChunk];
+      float pair_out[2 * kChunk];
+      for (size_t i = 0; i < v.size(); i += 2 * kChunk) {
+        const size_t pairs = std::min(kChunk, (v.size() - i + 1) / 2);
+        for (size_t k = 0; k < pairs; ++k) {
+          u1[k] = rng.uniform();
+          u2[k] = rng.uniform();
+        }
+        box_muller(u1, u2, pairs, s.init.std, pair_out);
+        std::copy_n(pair_out, std::min(2 * pairs, v.size() - i), v.begin() + long(i));
       }
       if (s.init.zero_row >= 0 && s.init.zero_row < s.shape[0]) {
         const int64_t cols = t.numel() / s.shape[0];
