@@ -3,7 +3,9 @@
 
 Batch 1, float32, AutoModel (no LM head), both models resident, and per text a full d x d
 torch.svd of the covariance (normalize -> cal_cov -> cal_erank, verbatim). The untrained model is
-erank's twin saved by `erank twin`, so both tools run the very same weights.
+made as the original makes it, AutoModel.from_config (timed); its weights are then replaced by
+erank's twin saved by `erank twin` (not timed, reported as swap_s), so both tools run the very
+same weights and their results can be compared. Both models run in eval mode.
 
   reference_pipeline.py --model M --twin DIR --texts FILE.jsonl [--max-tokens N] [--out F.json]
 M is an HF folder or a .gguf file (transformers dequantises it to f32).
@@ -19,6 +21,7 @@ import time
 from pathlib import Path
 
 import torch
+from safetensors.torch import load_file
 from transformers import AutoModel, AutoTokenizer
 
 
@@ -73,9 +76,20 @@ def main():
     a = ap.parse_args()
     t0 = time.perf_counter()
     tok, model = load(a.model)
-    twin = AutoModel.from_pretrained(a.twin, dtype=torch.float32, attn_implementation="eager").eval()
+    twin = AutoModel.from_config(model.config, dtype=torch.float32,
+                                 attn_implementation="eager").eval()
     texts = [json.loads(l)[a.field] for l in open(a.texts, encoding="utf-8") if l.strip()]
     load_s = time.perf_counter() - t0
+    ts = time.perf_counter()
+    sd = load_file(str(Path(a.twin) / "model.safetensors"))
+    prefix = twin.base_model_prefix + "."
+    sd = {k[len(prefix):] if k.startswith(prefix) else k: v for k, v in sd.items()}
+    missing, unexpected = twin.load_state_dict(sd, strict=False)
+    missing = [k for k in missing if "rotary" not in k and "inv_freq" not in k]
+    if missing:
+        sys.exit(f"twin swap: missing {missing[:5]}")
+    del sd
+    swap_s = time.perf_counter() - ts
     fwd_s = erank_s = 0.0
     rows = []
     t1 = time.perf_counter()
@@ -100,6 +114,7 @@ def main():
         "diff_a": math.exp(sum(h0) / len(h0)) - math.exp(sum(h1) / len(h1)),
         "diff_b": sum(r["erank_untrained"] - r["erank_trained"] for r in rows) / len(rows),
         "load_s": load_s,
+        "swap_s": swap_s,
         "run_s": run_s,
         "forward_s": fwd_s,
         "erank_s": erank_s,

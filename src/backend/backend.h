@@ -16,18 +16,21 @@ namespace erank {
 
 enum class Precision { f32, f64 };
 
-// An allocator that leaves new elements uninitialised: activation buffers are always written in
-// full by the op that makes them, and zero-filling them first costs a pass over memory per op.
+// Big blocks of raw memory: 8 MiB and more are mapped with transparent huge pages (a multi-GB
+// model then takes thousands of page faults instead of millions); smaller ones come from malloc.
+void* buffer_alloc(size_t bytes);
+void buffer_free(void* p, size_t bytes);
+
+// The allocator of weights and activations: elements are left uninitialised (every buffer is
+// written in full by whatever makes it; zero-filling first would cost a pass over memory).
 template <class T>
-struct UninitAllocator : std::allocator<T> {
+struct BufferAllocator {
   using value_type = T;
-  UninitAllocator() = default;
+  BufferAllocator() = default;
   template <class U>
-  UninitAllocator(const UninitAllocator<U>&) noexcept {}
-  template <class U>
-  struct rebind {
-    using other = UninitAllocator<U>;
-  };
+  BufferAllocator(const BufferAllocator<U>&) noexcept {}
+  T* allocate(size_t n) { return static_cast<T*>(buffer_alloc(n * sizeof(T))); }
+  void deallocate(T* p, size_t n) noexcept { buffer_free(p, n * sizeof(T)); }
   template <class U>
   void construct(U* p) noexcept {
     ::new (static_cast<void*>(p)) U;
@@ -36,9 +39,13 @@ struct UninitAllocator : std::allocator<T> {
   void construct(U* p, Args&&... args) {
     ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
   }
+  template <class U>
+  bool operator==(const BufferAllocator<U>&) const noexcept {
+    return true;
+  }
 };
 template <class T>
-using Buffer = std::vector<T, UninitAllocator<T>>;
+using Buffer = std::vector<T, BufferAllocator<T>>;
 
 struct Act {
   int64_t rows = 0, cols = 0;
@@ -56,12 +63,13 @@ struct Act {
 // large f32 checkpoint is never copied; `keep` holds that mapping alive.
 struct Weight {
   std::vector<int64_t> shape;
-  std::vector<float> own;  // owned values; empty when `view` is set
+  Buffer<float> own;  // owned values; empty when `view` is set
   const float* view = nullptr;
   std::shared_ptr<const void> keep;
 
   Weight() = default;
-  Weight(std::vector<int64_t> s, std::vector<float> v) : shape(std::move(s)), own(std::move(v)) {}
+  Weight(std::vector<int64_t> s, std::span<const float> v)
+      : shape(std::move(s)), own(v.begin(), v.end()) {}
   const float* values() const { return view ? view : own.data(); }
   float operator[](int64_t i) const { return values()[i]; }
   int64_t numel() const {
@@ -71,7 +79,7 @@ struct Weight {
   }
   int64_t dim(int i) const { return shape.at(static_cast<size_t>(i)); }
   // Makes the values owned (a copy of the view) so they can be changed.
-  std::vector<float>& mutable_values() {
+  Buffer<float>& mutable_values() {
     if (view) {
       own.assign(view, view + numel());
       view = nullptr;

@@ -2,10 +2,13 @@
 // "reference" (plain double loops, no BLAS: the oracle the fast path is tested against).
 #include <cblas.h>
 #include <malloc.h>
+#include <sys/mman.h>
 #include <omp.h>
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <new>
 #include <limits>
 #include <type_traits>
 
@@ -13,6 +16,27 @@
 #include "core/error.h"
 
 namespace erank {
+
+void* buffer_alloc(size_t bytes) {
+  constexpr size_t kHuge = size_t(8) << 20;
+  if (bytes < kHuge) {
+    void* p = std::malloc(bytes ? bytes : 1);
+    if (!p) throw std::bad_alloc();
+    return p;
+  }
+  void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) throw std::bad_alloc();
+  ::madvise(p, bytes, MADV_HUGEPAGE);  // a hint: without THP it is plain pages
+  return p;
+}
+
+void buffer_free(void* p, size_t bytes) {
+  if (!p) return;
+  if (bytes < (size_t(8) << 20))
+    std::free(p);
+  else
+    ::munmap(p, bytes);
+}
 
 Act Backend::alloc(int64_t rows, int64_t cols) const {
   Act a;

@@ -9,7 +9,9 @@ namespace erank {
 
 class MappedFile {
  public:
-  explicit MappedFile(const std::string& path);  // throws erank::Error naming the path
+  // Throws erank::Error naming the path. populate: map every page now (a file that will be read
+  // in full, such as model weights) rather than on first touch.
+  explicit MappedFile(const std::string& path, bool populate = false);
   ~MappedFile();
   MappedFile(const MappedFile&) = delete;
   MappedFile& operator=(const MappedFile&) = delete;

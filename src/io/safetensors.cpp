@@ -94,8 +94,8 @@ std::map<std::string, TensorView> parse_safetensors(std::span<const uint8_t> byt
   return out;
 }
 
-SafetensorsFile::SafetensorsFile(const std::string& path)
-    : file_(std::make_unique<MappedFile>(path)) {
+SafetensorsFile::SafetensorsFile(const std::string& path, bool populate)
+    : file_(std::make_unique<MappedFile>(path, populate)) {
   tensors_ = parse_safetensors(file_->bytes(), path, &metadata_);
 }
 

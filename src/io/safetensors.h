@@ -29,7 +29,7 @@ std::map<std::string, TensorView> parse_safetensors(std::span<const uint8_t> byt
 
 class SafetensorsFile {
  public:
-  explicit SafetensorsFile(const std::string& path);
+  explicit SafetensorsFile(const std::string& path, bool populate = false);
   const std::string& path() const { return file_->path(); }
   const std::map<std::string, TensorView>& tensors() const { return tensors_; }
   const std::map<std::string, std::string>& metadata() const { return metadata_; }

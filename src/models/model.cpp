@@ -53,8 +53,8 @@ void rope_unpermute(Weight& w, int64_t n_heads) {
   const int64_t rows = w.dim(0), cols = w.shape.size() > 1 ? w.dim(1) : 1;
   ERANK_CHECK(rows % (2 * n_heads) == 0, "rope un-permute: {} rows, {} heads", rows, n_heads);
   const int64_t hd = rows / n_heads, half = hd / 2;
-  const std::vector<float>& in = w.mutable_values();
-  std::vector<float> out(in.size());
+  const Buffer<float>& in = w.mutable_values();
+  Buffer<float> out(in.size());
   for (int64_t h = 0; h < n_heads; ++h)
     for (int64_t a = 0; a < 2; ++a)
       for (int64_t b = 0; b < half; ++b) {
@@ -67,7 +67,7 @@ void rope_unpermute(Weight& w, int64_t n_heads) {
 void transpose2d(Weight& w) {
   const int64_t r = w.dim(0), c = w.dim(1);
   const float* in = w.values();
-  std::vector<float> out(static_cast<size_t>(w.numel()));
+  Buffer<float> out(static_cast<size_t>(w.numel()));
   for (int64_t i = 0; i < r; ++i)
     for (int64_t j = 0; j < c; ++j) out[j * r + i] = in[i * c + j];
   w.own = std::move(out);
@@ -106,7 +106,7 @@ std::unique_ptr<Model> load_hf(const ModelSource& src) {
   std::map<std::string, std::pair<const TensorView*, std::string>> views;  // name -> view, file
   std::map<const TensorView*, std::shared_ptr<SafetensorsFile>> owner;
   for (auto& f : files) {
-    open.push_back(std::make_shared<SafetensorsFile>(f));
+    open.push_back(std::make_shared<SafetensorsFile>(f, /*populate=*/true));
     for (auto& [name, v] : open.back()->tensors()) {
       views[name] = {&v, f};
       owner[&v] = open.back();
@@ -330,10 +330,12 @@ std::unique_ptr<Model> make_twin(const ModelConfig& cfg, const Architecture& arc
     const TensorSpec& s = todo[k];
     Weight& t = filled[k];
     t.shape = s.shape;
-    std::vector<float>& v = t.own;
-    v.assign(static_cast<size_t>(t.numel()), 0.0f);
+    Buffer<float>& v = t.own;
+    v.resize(static_cast<size_t>(t.numel()));  // uninitialised: every branch below fills it
     if (s.init.kind == InitSpec::ones) {
       std::fill(v.begin(), v.end(), 1.0f);
+    } else if (s.init.kind != InitSpec::normal) {
+      std::fill(v.begin(), v.end(), 0.0f);
     } else if (s.init.kind == InitSpec::normal) {
       // Box-Muller on pairs of uniforms drawn in order from the tensor's stream; chunked so
       // the transform runs on arrays.
