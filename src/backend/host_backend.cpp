@@ -112,24 +112,31 @@ class HostBackend final : public Backend {
   void linear(const Act& x, const Weight& w, const Weight* b, Act& y) override {
     const int64_t R = x.rows, I = x.cols, O = w.dim(0);
     ERANK_CHECK(w.dim(1) == I, "linear: weight [{}, {}] vs input width {}", O, w.dim(1), I);
+    ERANK_CHECK(!b || b->numel() == O, "linear: bias has {} values, output width {}",
+                b ? b->numel() : 0, O);
     y = alloc_uninit(R, O);
     T* yo = data<T>(y);
     const T* xi = data<T>(x);
     if constexpr (kFast) {
-      // Fixed tiles of rows x columns, each one single-threaded sgemm: every output element is
-      // computed by the same kernel call whatever the thread count, so results are bitwise
-      // reproducible (OpenBLAS' own threading is not). Tiles are large enough that packing the
-      // operands stays small next to the multiply.
+      // Fixed tiles of rows x columns, each one single-threaded sgemm on erank's OpenMP threads
+      // (OpenBLAS' own threads would fight them for the cores): every output element comes from
+      // the same kernel call whatever the thread count, so results are bitwise reproducible.
+      // Tiles are large enough that packing the operands stays small next to the multiply.
       constexpr int64_t RT = kRowTile, CT = kColTile;
+      // A bias is written into the output first and the product accumulated onto it (beta = 1):
+      // one pass over y instead of a zeroing pass plus a bias pass.
+      const float* bv = b ? b->values() : nullptr;
       const int64_t nr = (R + RT - 1) / RT, nc = (O + CT - 1) / CT;
 #pragma omp parallel for schedule(dynamic) num_threads(nthreads()) if (R * O * I > 32768)
       for (int64_t t = 0; t < nr * nc; ++t) {
         const int64_t r0 = (t / nc) * RT, rb = std::min(RT, R - r0);
         const int64_t o0 = (t % nc) * CT, ob = std::min(CT, O - o0);
+        if (bv)
+          for (int64_t r = r0; r < r0 + rb; ++r) std::copy_n(bv + o0, ob, yo + r * O + o0);
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(rb),
                     static_cast<int>(ob), static_cast<int>(I), 1.0f, xi + r0 * I,
-                    static_cast<int>(I), w.values() + o0 * I, static_cast<int>(I), 0.0f,
-                    yo + r0 * O + o0, static_cast<int>(O));
+                    static_cast<int>(I), w.values() + o0 * I, static_cast<int>(I),
+                    bv ? 1.0f : 0.0f, yo + r0 * O + o0, static_cast<int>(O));
       }
     } else {
       for (int64_t r = 0; r < R; ++r)
@@ -140,10 +147,8 @@ class HostBackend final : public Backend {
           yo[r * O + o] = s;
         }
     }
-    if (b) {
-      ERANK_CHECK(b->numel() == O, "linear: bias has {} values, output width {}", b->numel(), O);
+    if (b && !kFast) {
       const float* bv = b->values();
-#pragma omp parallel for num_threads(nthreads()) if (kFast && R * O > kParallelMin)
       for (int64_t r = 0; r < R; ++r)
         for (int64_t o = 0; o < O; ++o) yo[r * O + o] += static_cast<T>(bv[o]);
     }

@@ -137,3 +137,32 @@ TEST_P(ArchDiff, MatchesOriginalCode) {
 INSTANTIATE_TEST_SUITE_P(AllArchitectures, ArchDiff, ::testing::ValuesIn(arch_cases()));
 
 }  // namespace
+
+// The same texts packed into one batch: each text's eRank still matches the original code, and
+// equals the one-text-per-forward result up to f32 rounding (BLAS may take other kernel paths for
+// other row counts); rows of different texts mixing would show as O(1) differences.
+class ArchDiffBatched : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(ArchDiffBatched, OneBatchEqualsOneTextAtATime) {
+  const auto ref = read_json(kDir / ("arch_" + GetParam() + ".json"));
+  auto model = load_model((fs::path(ERANK_SOURCE_DIR) / "tests/fixtures/hf" / GetParam()).string());
+  auto twin = make_twin(model->config(), model->arch(), 0);
+  auto be = make_backend("cpu", 0);
+  const std::vector<int> last{static_cast<int>(model->config().n_layers)};
+  std::vector<std::vector<int32_t>> seqs;
+  for (auto& row : ref["per_text"]) seqs.push_back(row["ids"].get<std::vector<int32_t>>());
+  const auto b1 = evaluate_batch(*model, *be, seqs, last, true);
+  const auto b0 = evaluate_batch(*twin, *be, seqs, last, true);
+  ASSERT_EQ(b1.size(), seqs.size());
+  for (size_t i = 0; i < seqs.size(); ++i) {
+    const auto& row = ref["per_text"][i];
+    EXPECT_LE(rel(b1[i].erank[0].erank, row["erank_trained"]), 1e-3) << "text " << i;
+    EXPECT_LE(rel(b0[i].erank[0].erank, row["erank_untrained"]), 1e-3) << "text " << i;
+    const auto s1 = evaluate(*model, *be, seqs[i], last, true);
+    EXPECT_LE(rel(b1[i].erank[0].erank, s1.erank[0].erank), 1e-5) << "text " << i;
+    EXPECT_LE(rel(b1[i].loss.sum, s1.loss.sum), 1e-5) << "text " << i;
+    EXPECT_EQ(b1[i].loss.n_tokens, s1.loss.n_tokens);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(TinyModels, ArchDiffBatched, ::testing::ValuesIn(arch_cases()));
