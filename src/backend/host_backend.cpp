@@ -92,6 +92,7 @@ class HostBackend final : public Backend {
   // Elementwise and per-row ops run in parallel over rows above this many values; each row is
   // done by one thread, so results do not depend on the thread count.
   static constexpr int64_t kParallelMin = 1 << 15;
+  static constexpr int64_t kQueryBlock = 128;  // attention rows per score block
   explicit HostBackend(int threads) : threads_(threads) {}
 
   std::string name() const override { return kFast ? "cpu" : "reference"; }
@@ -306,63 +307,70 @@ class HostBackend final : public Backend {
     for (int64_t t = 0; t < n_tasks; ++t) {
       const auto [s, h] = tasks[size_t(t)];
       const int64_t b = seqs.offsets[s], n = seqs.offsets[s + 1] - b;
-      {
-        thread_local std::vector<T> S;
-        S.resize(static_cast<size_t>(n * n));
-        const int64_t kh = h / (H / Hkv);
-        const T* Qh = Q + b * qs + h * hd;
-        const T* Kh = K + b * ks + kh * hd;
-        const T* Vh = V + b * ks + kh * hd;
-        T* Oh = O + b * qs + h * hd;
-        // Scores S = Q_h K_h^T * scale.
+      const int64_t kh = h / (H / Hkv);
+      const T* Qh = Q + b * qs + h * hd;
+      const T* Kh = K + b * ks + kh * hd;
+      const T* Vh = V + b * ks + kh * hd;
+      T* Oh = O + b * qs + h * hd;
+      // Query blocks: block [i0, i1) only needs keys [jl, i1) (causal, sliding window), so the
+      // score matrix is built block by block and the masked upper part is never computed.
+      thread_local std::vector<T> S;
+      for (int64_t i0 = 0; i0 < n; i0 += kQueryBlock) {
+        const int64_t i1 = std::min(n, i0 + kQueryBlock), nq = i1 - i0;
+        const int64_t jl =
+            p.sliding_window > 0 ? std::max<int64_t>(0, i0 - p.sliding_window + 1) : 0;
+        const int64_t nk = i1 - jl;
+        S.resize(static_cast<size_t>(nq * nk));
+        // Scores S[i - i0][j - jl] = q_i . k_j * scale.
         if constexpr (kFast) {
-          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(n), int(n), int(hd),
-                      float(p.scale), Qh, int(qs), Kh, int(ks), 0.0f, S.data(), int(n));
+          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(nq), int(nk), int(hd),
+                      float(p.scale), Qh + i0 * qs, int(qs), Kh + jl * ks, int(ks), 0.0f,
+                      S.data(), int(nk));
         } else {
-          for (int64_t i = 0; i < n; ++i)
-            for (int64_t j = 0; j <= i; ++j) {
+          for (int64_t i = i0; i < i1; ++i)
+            for (int64_t j = jl; j <= i; ++j) {
               double d = 0;
               for (int64_t c = 0; c < hd; ++c) d += Qh[i * qs + c] * Kh[j * ks + c];
-              S[i * n + j] = d * p.scale;
+              S[(i - i0) * nk + (j - jl)] = d * p.scale;
             }
         }
-        // Mask (causal, sliding window), soft-cap, softmax per query row.
-        for (int64_t i = 0; i < n; ++i) {
-          T* row = S.data() + i * n;
+        // Mask, soft-cap, softmax per query row; dropout indexed by absolute (i, j).
+        for (int64_t i = i0; i < i1; ++i) {
+          T* row = S.data() + (i - i0) * nk;  // row[j - jl] for j in [jl, i1)
           const int64_t j0 =
               p.sliding_window > 0 ? std::max<int64_t>(0, i - p.sliding_window + 1) : 0;
           T mx = -std::numeric_limits<T>::infinity();
           for (int64_t j = j0; j <= i; ++j) {
-            if (p.softcap > 0) row[j] = static_cast<T>(p.softcap * std::tanh(row[j] / p.softcap));
-            mx = std::max(mx, row[j]);
+            if (p.softcap > 0) row[j - jl] = static_cast<T>(p.softcap * std::tanh(row[j - jl] / p.softcap));
+            mx = std::max(mx, row[j - jl]);
           }
           T sum = 0;
-          for (int64_t j = 0; j < n; ++j) {
+          for (int64_t j = jl; j < i1; ++j) {
             if (j < j0 || j > i) {
-              row[j] = 0;
+              row[j - jl] = 0;
             } else {
-              row[j] = std::exp(row[j] - mx);
-              sum += row[j];
+              row[j - jl] = std::exp(row[j - jl] - mx);
+              sum += row[j - jl];
             }
           }
-          for (int64_t j = j0; j <= i; ++j) row[j] /= sum;
+          for (int64_t j = j0; j <= i; ++j) row[j - jl] /= sum;
           if (p.dropout > 0) {
             const uint64_t base = static_cast<uint64_t>(((b * H + h) * n + i) * n);
             for (int64_t j = j0; j <= i; ++j)
-              row[j] = dropout_uniform(p.dropout_seed, base + uint64_t(j)) < p.dropout
+              row[j - jl] = dropout_uniform(p.dropout_seed, base + uint64_t(j)) < p.dropout
                            ? T(0)
-                           : static_cast<T>(row[j] / (1.0 - p.dropout));
+                           : static_cast<T>(row[j - jl] / (1.0 - p.dropout));
           }
         }
-        // O_h = P V_h.
+        // O[i0:i1] = P V[jl:i1].
         if constexpr (kFast) {
-          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(n), int(hd), int(n), 1.0f,
-                      S.data(), int(n), Vh, int(ks), 0.0f, Oh, int(qs));
+          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(nq), int(hd), int(nk), 1.0f,
+                      S.data(), int(nk), Vh + jl * ks, int(ks), 0.0f, Oh + i0 * qs, int(qs));
         } else {
-          for (int64_t i = 0; i < n; ++i)
+          for (int64_t i = i0; i < i1; ++i)
             for (int64_t c = 0; c < hd; ++c) {
               double acc = 0;
-              for (int64_t j = 0; j <= i; ++j) acc += S[i * n + j] * Vh[j * ks + c];
+              for (int64_t j = jl; j <= i; ++j) acc += S[(i - i0) * nk + (j - jl)] * Vh[j * ks + c];
               Oh[i * qs + c] = acc;
             }
         }

@@ -290,8 +290,8 @@ double forward_flops(const ModelConfig& cfg, const Architecture& arch,
   }
   double total = 0;
   for (int64_t n : seq_lengths)
-    total += per_token * double(n) +
-             4.0 * double(n) * double(n) * double(cfg.n_heads * cfg.head_dim) * double(cfg.n_layers);
+    total += per_token * double(n) + 2.0 * double(n) * double(n + 1) *
+                                         double(cfg.n_heads * cfg.head_dim) * double(cfg.n_layers);
   return total;
 }
 

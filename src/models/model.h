@@ -49,8 +49,9 @@ inline std::unique_ptr<Model> load_model(const std::string& spec) {
 }
 
 // Multiply-add FLOPs (x2) of one forward over sequences of these lengths: every matrix of the
-// tensor table but the embedding lookups (the LM head only when `logits`), and the attention
-// scores and values over the full n x n square per head, as computed.
+// tensor table but the embedding lookups (the LM head only when `logits`), and the causal
+// attention scores and values (the n (n + 1) / 2 visible pairs per head; the backend computes a
+// little more on the diagonal blocks, which is not counted).
 double forward_flops(const ModelConfig& cfg, const Architecture& arch,
                      const std::vector<int64_t>& seq_lengths, bool logits);
 
