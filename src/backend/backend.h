@@ -114,7 +114,7 @@ class Backend {
   virtual std::string name() const = 0;
   virtual Precision precision() const = 0;
 
-  Act alloc(int64_t rows, int64_t cols) const;  // zero-filled
+  Act alloc(int64_t rows, int64_t cols) const;         // zero-filled
   Act alloc_uninit(int64_t rows, int64_t cols) const;  // for outputs written in full
 
   // out[r] = table[ids[r]] (table [V, cols]); ids are validated by the caller.

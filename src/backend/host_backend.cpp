@@ -2,28 +2,75 @@
 // "reference" (plain double loops, no BLAS: the oracle the fast path is tested against).
 #include <cblas.h>
 #include <malloc.h>
-#include <sys/mman.h>
 #include <omp.h>
+#include <sys/mman.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
-#include <new>
 #include <limits>
+#include <map>
+#include <mutex>
+#include <new>
 #include <type_traits>
 
 #include "backend/backend.h"
+#include "backend/vec_math.h"
 #include "core/error.h"
 
 namespace erank {
 
+namespace {
+
+constexpr size_t kHuge = size_t(8) << 20;
+
+// Big blocks freed recently, by size, for reuse: every layer asks for the same activation sizes,
+// and a fresh mapping would be zeroed by the kernel again (page clearing was ~8% of a forward).
+// Bounded so that it never holds much next to the weights.
+struct BlockCache {
+  static constexpr size_t kMaxBlock = size_t(256) << 20, kMaxTotal = size_t(512) << 20;
+  std::mutex mu;
+  std::multimap<size_t, void*> free_blocks;
+  size_t total = 0;
+
+  void* take(size_t bytes) {
+    std::lock_guard<std::mutex> lock(mu);
+    auto it = free_blocks.find(bytes);
+    if (it == free_blocks.end()) return nullptr;
+    void* p = it->second;
+    free_blocks.erase(it);
+    total -= bytes;
+    return p;
+  }
+  bool keep(void* p, size_t bytes) {
+    if (bytes > kMaxBlock) return false;
+    std::lock_guard<std::mutex> lock(mu);
+    while (total + bytes > kMaxTotal && !free_blocks.empty()) {  // evict the largest
+      auto last = std::prev(free_blocks.end());
+      ::munmap(last->second, last->first);
+      total -= last->first;
+      free_blocks.erase(last);
+    }
+    free_blocks.emplace(bytes, p);
+    total += bytes;
+    return true;
+  }
+};
+
+BlockCache& block_cache() {
+  static BlockCache* c = new BlockCache;  // never destroyed: buffers may be freed at exit
+  return *c;
+}
+
+}  // namespace
+
 void* buffer_alloc(size_t bytes) {
-  constexpr size_t kHuge = size_t(8) << 20;
   if (bytes < kHuge) {
     void* p = std::malloc(bytes ? bytes : 1);
     if (!p) throw std::bad_alloc();
     return p;
   }
+  if (void* p = block_cache().take(bytes)) return p;
   void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED) throw std::bad_alloc();
   ::madvise(p, bytes, MADV_HUGEPAGE);  // a hint: without THP it is plain pages
@@ -32,9 +79,9 @@ void* buffer_alloc(size_t bytes) {
 
 void buffer_free(void* p, size_t bytes) {
   if (!p) return;
-  if (bytes < (size_t(8) << 20))
+  if (bytes < kHuge)
     std::free(p);
-  else
+  else if (!block_cache().keep(p, bytes))
     ::munmap(p, bytes);
 }
 
@@ -136,8 +183,8 @@ class HostBackend final : public Backend {
           for (int64_t r = r0; r < r0 + rb; ++r) std::copy_n(bv + o0, ob, yo + r * O + o0);
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(rb),
                     static_cast<int>(ob), static_cast<int>(I), 1.0f, xi + r0 * I,
-                    static_cast<int>(I), w.values() + o0 * I, static_cast<int>(I),
-                    bv ? 1.0f : 0.0f, yo + r0 * O + o0, static_cast<int>(O));
+                    static_cast<int>(I), w.values() + o0 * I, static_cast<int>(I), bv ? 1.0f : 0.0f,
+                    yo + r0 * O + o0, static_cast<int>(O));
       }
     } else {
       for (int64_t r = 0; r < R; ++r)
@@ -202,8 +249,13 @@ class HostBackend final : public Backend {
           a[i] = T(0.5) * a[i] * (T(1) + std::erf(a[i] / std::sqrt(T(2))));
         break;
       case Activation::silu:
-#pragma omp parallel for num_threads(nthreads()) if (kFast && n > kParallelMin)
-        for (int64_t i = 0; i < n; ++i) a[i] = a[i] / (T(1) + std::exp(-a[i]));
+        if constexpr (kFast) {
+          constexpr int64_t kChunk = 4096;
+#pragma omp parallel for num_threads(nthreads()) if (n > kParallelMin)
+          for (int64_t i = 0; i < n; i += kChunk) vec_silu(a + i, std::min(kChunk, n - i));
+        } else {
+          for (int64_t i = 0; i < n; ++i) a[i] = a[i] / (T(1) + std::exp(-a[i]));
+        }
         break;
     }
   }
@@ -324,8 +376,8 @@ class HostBackend final : public Backend {
         // Scores S[i - i0][j - jl] = q_i . k_j * scale.
         if constexpr (kFast) {
           cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(nq), int(nk), int(hd),
-                      float(p.scale), Qh + i0 * qs, int(qs), Kh + jl * ks, int(ks), 0.0f,
-                      S.data(), int(nk));
+                      float(p.scale), Qh + i0 * qs, int(qs), Kh + jl * ks, int(ks), 0.0f, S.data(),
+                      int(nk));
         } else {
           for (int64_t i = i0; i < i1; ++i)
             for (int64_t j = jl; j <= i; ++j) {
@@ -341,14 +393,19 @@ class HostBackend final : public Backend {
               p.sliding_window > 0 ? std::max<int64_t>(0, i - p.sliding_window + 1) : 0;
           T mx = -std::numeric_limits<T>::infinity();
           for (int64_t j = j0; j <= i; ++j) {
-            if (p.softcap > 0) row[j - jl] = static_cast<T>(p.softcap * std::tanh(row[j - jl] / p.softcap));
+            if (p.softcap > 0)
+              row[j - jl] = static_cast<T>(p.softcap * std::tanh(row[j - jl] / p.softcap));
             mx = std::max(mx, row[j - jl]);
           }
+          for (int64_t j = jl; j < i1; ++j)
+            if (j < j0 || j > i) row[j - jl] = 0;
           T sum = 0;
-          for (int64_t j = jl; j < i1; ++j) {
-            if (j < j0 || j > i) {
-              row[j - jl] = 0;
-            } else {
+          if constexpr (kFast) {
+            for (int64_t j = j0; j <= i; ++j) row[j - jl] -= mx;
+            vec_exp(row + (j0 - jl), i - j0 + 1);
+            for (int64_t j = j0; j <= i; ++j) sum += row[j - jl];
+          } else {
+            for (int64_t j = j0; j <= i; ++j) {
               row[j - jl] = std::exp(row[j - jl] - mx);
               sum += row[j - jl];
             }
@@ -358,8 +415,8 @@ class HostBackend final : public Backend {
             const uint64_t base = static_cast<uint64_t>(((b * H + h) * n + i) * n);
             for (int64_t j = j0; j <= i; ++j)
               row[j - jl] = dropout_uniform(p.dropout_seed, base + uint64_t(j)) < p.dropout
-                           ? T(0)
-                           : static_cast<T>(row[j - jl] / (1.0 - p.dropout));
+                                ? T(0)
+                                : static_cast<T>(row[j - jl] / (1.0 - p.dropout));
           }
         }
         // O[i0:i1] = P V[jl:i1].

@@ -39,8 +39,8 @@ void Progress::update(int64_t done, int64_t tokens) {
   if (tenth != last_logged_ || std::chrono::duration<double>(now - last_line_).count() > 30) {
     last_logged_ = tenth;
     last_line_ = now;
-    fmt::print(stderr, "{}: {}/{} text x model runs, {:.0f} tok/s, elapsed {}, ETA {}\n", what_, done, total_,
-               tps, hms(el), hms(eta));
+    fmt::print(stderr, "{}: {}/{} text x model runs, {:.0f} tok/s, elapsed {}, ETA {}\n", what_,
+               done, total_, tps, hms(el), hms(eta));
   }
 }
 

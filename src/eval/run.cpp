@@ -115,8 +115,7 @@ std::vector<std::map<int64_t, ModelOnText>> read_per_text(const std::string& pat
         size_t p = 0;
         while (p < passes.size() && !(passes[p].model == model && passes[p].seed == seed)) ++p;
         if (p == passes.size()) fail("{}:{}: record of an unknown model", path, lineno);
-        done[p][j.at("index").get<int64_t>()] =
-            model_from_json(j, j.at("n_tokens").get<int64_t>());
+        done[p][j.at("index").get<int64_t>()] = model_from_json(j, j.at("n_tokens").get<int64_t>());
       } catch (const nlohmann::json::exception& e) {
         fail("{}:{}: malformed record: {}", path, lineno, e.what());
       }
@@ -134,8 +133,9 @@ std::vector<std::map<int64_t, ModelOnText>> read_per_text(const std::string& pat
 std::vector<std::vector<int64_t>> make_batches(std::vector<int64_t> todo,
                                                const std::vector<std::vector<int32_t>>& ids,
                                                int64_t budget) {
-  std::stable_sort(todo.begin(), todo.end(),
-                   [&](int64_t a, int64_t b) { return ids[size_t(a)].size() > ids[size_t(b)].size(); });
+  std::stable_sort(todo.begin(), todo.end(), [&](int64_t a, int64_t b) {
+    return ids[size_t(a)].size() > ids[size_t(b)].size();
+  });
   std::vector<std::vector<int64_t>> out;
   int64_t used = 0;
   for (int64_t i : todo) {

@@ -34,16 +34,15 @@ class MetricSink : public TapSink {
         const float* v = floats(x);
 #pragma omp parallel for schedule(dynamic)
         for (int64_t s = 0; s < L.n_seq(); ++s)
-          results[size_t(s)].erank[k] = erank_of(v + L.offsets[s] * x.cols,
-                                                 L.offsets[s + 1] - L.offsets[s], x.cols);
+          results[size_t(s)].erank[k] =
+              erank_of(v + L.offsets[s] * x.cols, L.offsets[s + 1] - L.offsets[s], x.cols);
       }
     } else if (t == Tap::logits && loss_) {
       const float* v = floats(x);
 #pragma omp parallel for schedule(dynamic)
       for (int64_t s = 0; s < L.n_seq(); ++s)
-        results[size_t(s)].loss =
-            text_loss(v + L.offsets[s] * x.cols, L.offsets[s + 1] - L.offsets[s], x.cols,
-                      seqs_[size_t(s)]);
+        results[size_t(s)].loss = text_loss(
+            v + L.offsets[s] * x.cols, L.offsets[s + 1] - L.offsets[s], x.cols, seqs_[size_t(s)]);
     }
   }
 

@@ -1,8 +1,8 @@
 // The untrained twin against transformers (tools/make_twin_refs.py): per-tensor statistics match
 // HF's own `_init_weights` (from_config) within sampling error, and transformers loading the twin
 // that `erank twin --seed 1234` saved gives the hidden states erank computes for the same seed.
-#include <span>
 #include <gtest/gtest.h>
+#include <span>
 
 #include <cmath>
 #include <cstring>
@@ -59,8 +59,10 @@ TEST_P(Twin, StatisticsMatchHFInitScheme) {
     mean /= n;
     for (float v : std::span(w.values(), size_t(w.numel()))) var += (v - mean) * (v - mean);
     const double sd = n > 1 ? std::sqrt(var / (n - 1)) : 0.0;
-    const bool zero = std::all_of(w.values(), w.values() + w.numel(), [](float v) { return v == 0; });
-    const bool one = std::all_of(w.values(), w.values() + w.numel(), [](float v) { return v == 1; });
+    const bool zero =
+        std::all_of(w.values(), w.values() + w.numel(), [](float v) { return v == 0; });
+    const bool one =
+        std::all_of(w.values(), w.values() + w.numel(), [](float v) { return v == 1; });
     EXPECT_EQ(zero, st["all_zero"].get<bool>()) << hf;
     EXPECT_EQ(one, st["all_one"].get<bool>()) << hf;
     if (!zero && !one) {
