@@ -24,11 +24,18 @@ namespace {
 
 constexpr size_t kHuge = size_t(8) << 20;
 
-// Big blocks freed recently, by size, for reuse: every layer asks for the same activation sizes,
-// and a fresh mapping would be zeroed by the kernel again (page clearing was ~8% of a forward).
-// Bounded so that it never holds much next to the weights.
+// Big blocks are mapped in size classes (rounded up to 1/8 of their leading power of two), and
+// blocks freed recently are kept by class for reuse: every layer asks for the same activation
+// sizes, batches for similar ones, and a fresh mapping would be zeroed by the kernel again (page
+// clearing was ~8% of a forward). Bounded so that it never holds much next to the weights.
+size_t size_class(size_t bytes) {
+  size_t top = size_t(1) << (63 - __builtin_clzll(bytes));
+  const size_t step = top / 8;
+  return (bytes + step - 1) / step * step;
+}
+
 struct BlockCache {
-  static constexpr size_t kMaxBlock = size_t(256) << 20, kMaxTotal = size_t(512) << 20;
+  static constexpr size_t kMaxBlock = size_t(128) << 20, kMaxTotal = size_t(256) << 20;
   std::mutex mu;
   std::multimap<size_t, void*> free_blocks;
   size_t total = 0;
@@ -70,6 +77,7 @@ void* buffer_alloc(size_t bytes) {
     if (!p) throw std::bad_alloc();
     return p;
   }
+  bytes = size_class(bytes);
   if (void* p = block_cache().take(bytes)) return p;
   void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED) throw std::bad_alloc();
@@ -79,10 +87,12 @@ void* buffer_alloc(size_t bytes) {
 
 void buffer_free(void* p, size_t bytes) {
   if (!p) return;
-  if (bytes < kHuge)
+  if (bytes < kHuge) {
     std::free(p);
-  else if (!block_cache().keep(p, bytes))
-    ::munmap(p, bytes);
+    return;
+  }
+  bytes = size_class(bytes);
+  if (!block_cache().keep(p, bytes)) ::munmap(p, bytes);
 }
 
 Act Backend::alloc(int64_t rows, int64_t cols) const {
