@@ -217,7 +217,7 @@ class HostBackend final : public Backend {
     T* a = data<T>(y);
     const T* b = data<T>(x);
     const int64_t n = y.size();
-#pragma omp parallel for simd num_threads(nthreads()) if (kFast && n > kParallelMin)
+#pragma omp parallel for num_threads(nthreads()) if (kFast && n > kParallelMin)
     for (int64_t i = 0; i < n; ++i) a[i] += b[i];
   }
 
@@ -226,7 +226,7 @@ class HostBackend final : public Backend {
     T* a = data<T>(y);
     const T* b = data<T>(x);
     const int64_t n = y.size();
-#pragma omp parallel for simd num_threads(nthreads()) if (kFast && n > kParallelMin)
+#pragma omp parallel for num_threads(nthreads()) if (kFast && n > kParallelMin)
     for (int64_t i = 0; i < n; ++i) a[i] *= b[i];
   }
 
@@ -241,7 +241,7 @@ class HostBackend final : public Backend {
     // Formulas as in transformers' ACT2FN (relu, gelu_new/gelu_pytorch_tanh, gelu, silu).
     switch (act) {
       case Activation::relu:
-#pragma omp parallel for simd num_threads(nthreads()) if (kFast && n > kParallelMin)
+#pragma omp parallel for num_threads(nthreads()) if (kFast && n > kParallelMin)
         for (int64_t i = 0; i < n; ++i) a[i] = a[i] > 0 ? a[i] : T(0);
         break;
       case Activation::gelu_tanh: {
