@@ -25,34 +25,8 @@ from safetensors.torch import load_file
 from transformers import AutoModel, AutoTokenizer
 
 
-# ---- verbatim from the original README (seeds/002) ----
-def normalize(R):
-    with torch.no_grad():
-        mean = R.mean(dim=0)
-        R = R - mean
-        norms = torch.norm(R, p=2, dim=1, keepdim=True)
-        R = R/norms
-    return R
-
-
-def cal_cov(R):
-    with torch.no_grad():
-        Z = torch.nn.functional.normalize(R, dim=1)
-        A = torch.matmul(Z.T, Z)/Z.shape[0]
-    return A
-
-
-def cal_erank(A):
-    with torch.no_grad():
-        eig_val = torch.svd(A / torch.trace(A))[1]
-        entropy = - (eig_val * torch.log(eig_val)).nansum().item()
-        erank = math.exp(entropy)
-    return erank
-
-
-def compute(R):
-    return cal_erank(cal_cov(normalize(R)))
-# ---- end of the original code ----
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
+from original_diff_erank import compute  # noqa: E402  the original functions, verbatim
 
 
 def load(spec):
