@@ -161,7 +161,9 @@ inline double dropout_uniform(uint64_t seed, uint64_t i) {
   return static_cast<double>((z ^ (z >> 31)) >> 11) * 0x1.0p-53;
 }
 
-// "cpu" (default) or "reference". threads <= 0: all cores.
+// "cpu" (default) or "reference". threads <= 0: all cores. With ERANK_PROFILE set in the
+// environment, the backend is wrapped by one that prints time per op when it is destroyed.
 std::unique_ptr<Backend> make_backend(const std::string& name, int threads = 0);
+std::unique_ptr<Backend> make_profiling_backend(std::unique_ptr<Backend> inner);
 
 }  // namespace erank

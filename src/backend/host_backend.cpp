@@ -15,6 +15,7 @@
 #include <type_traits>
 
 #include "backend/backend.h"
+#include "backend/gemm_f32.h"
 #include "backend/vec_math.h"
 #include "core/error.h"
 
@@ -176,21 +177,38 @@ class HostBackend final : public Backend {
     T* yo = data<T>(y);
     const T* xi = data<T>(x);
     if constexpr (kFast) {
-      // Fixed tiles of rows x columns, each one single-threaded sgemm on erank's OpenMP threads
-      // (OpenBLAS' own threads would fight them for the cores): every output element comes from
-      // the same kernel call whatever the thread count, so results are bitwise reproducible.
-      // Tiles are large enough that packing the operands stays small next to the multiply.
-      constexpr int64_t RT = kRowTile, CT = kColTile;
-      // A bias is written into the output first and the product accumulated onto it (beta = 1):
-      // one pass over y instead of a zeroing pass plus a bias pass.
+      // A bias is written into the output first and the product accumulated onto it: one pass
+      // over y instead of a zeroing pass plus a bias pass.
       const float* bv = b ? b->values() : nullptr;
+      if (bv) {
+#pragma omp parallel for num_threads(nthreads()) if (R * O > kParallelMin)
+        for (int64_t r = 0; r < R; ++r) std::copy_n(bv, O, yo + r * O);
+      }
+      const int nt = R * O * I > 32768 ? nthreads() : 1;
+      if (gemm_f32_available()) {
+        gemm_f32({.M = R,
+                  .N = O,
+                  .K = I,
+                  .A = xi,
+                  .lda = I,
+                  .B = w.values(),
+                  .ldb = I,
+                  .b_nk = true,
+                  .C = yo,
+                  .ldc = O,
+                  .accumulate = bv != nullptr},
+                 nt);
+        return;
+      }
+      // Without AVX-512: fixed tiles of rows x columns, each one single-threaded sgemm on
+      // erank's OpenMP threads (OpenBLAS' own threads would fight them for the cores): every
+      // output element comes from the same kernel call whatever the thread count.
+      constexpr int64_t RT = kRowTile, CT = kColTile;
       const int64_t nr = (R + RT - 1) / RT, nc = (O + CT - 1) / CT;
-#pragma omp parallel for schedule(dynamic) num_threads(nthreads()) if (R * O * I > 32768)
+#pragma omp parallel for schedule(dynamic) num_threads(nt)
       for (int64_t t = 0; t < nr * nc; ++t) {
         const int64_t r0 = (t / nc) * RT, rb = std::min(RT, R - r0);
         const int64_t o0 = (t % nc) * CT, ob = std::min(CT, O - o0);
-        if (bv)
-          for (int64_t r = r0; r < r0 + rb; ++r) std::copy_n(bv + o0, ob, yo + r * O + o0);
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(rb),
                     static_cast<int>(ob), static_cast<int>(I), 1.0f, xi + r0 * I,
                     static_cast<int>(I), w.values() + o0 * I, static_cast<int>(I), bv ? 1.0f : 0.0f,
@@ -280,6 +298,10 @@ class HostBackend final : public Backend {
 #pragma omp parallel for num_threads(nthreads()) if (kFast && R * C > kParallelMin)
     for (int64_t r = 0; r < R; ++r) {
       const T* row = xi + r * C;
+      if constexpr (kFast) {
+        vec_layer_norm(row, wv, bv, C, eps, yo + r * C);
+        continue;
+      }
       double mean = 0, var = 0;
       for (int64_t c = 0; c < C; ++c) mean += row[c];
       mean /= static_cast<double>(C);
@@ -307,6 +329,10 @@ class HostBackend final : public Backend {
 #pragma omp parallel for num_threads(nthreads()) if (kFast && x.size() > kParallelMin)
     for (int64_t g = 0; g < n_groups; ++g) {
       const T* v = xi + g * group;
+      if constexpr (kFast) {
+        vec_rms_norm(v, wv, group, eps, one_plus, yo + g * group);
+        continue;
+      }
       double ss = 0;
       for (int64_t c = 0; c < group; ++c) ss += static_cast<double>(v[c]) * v[c];
       const double inv = 1.0 / std::sqrt(ss / static_cast<double>(group) + eps);
@@ -401,26 +427,23 @@ class HostBackend final : public Backend {
           T* row = S.data() + (i - i0) * nk;  // row[j - jl] for j in [jl, i1)
           const int64_t j0 =
               p.sliding_window > 0 ? std::max<int64_t>(0, i - p.sliding_window + 1) : 0;
-          T mx = -std::numeric_limits<T>::infinity();
-          for (int64_t j = j0; j <= i; ++j) {
-            if (p.softcap > 0)
+          if (p.softcap > 0)
+            for (int64_t j = j0; j <= i; ++j)
               row[j - jl] = static_cast<T>(p.softcap * std::tanh(row[j - jl] / p.softcap));
-            mx = std::max(mx, row[j - jl]);
-          }
-          for (int64_t j = jl; j < i1; ++j)
-            if (j < j0 || j > i) row[j - jl] = 0;
-          T sum = 0;
+          std::fill(row, row + (j0 - jl), T(0));
+          std::fill(row + (i + 1 - jl), row + nk, T(0));
           if constexpr (kFast) {
-            for (int64_t j = j0; j <= i; ++j) row[j - jl] -= mx;
-            vec_exp(row + (j0 - jl), i - j0 + 1);
-            for (int64_t j = j0; j <= i; ++j) sum += row[j - jl];
+            vec_softmax(row + (j0 - jl), i - j0 + 1);
           } else {
+            T mx = -std::numeric_limits<T>::infinity();
+            for (int64_t j = j0; j <= i; ++j) mx = std::max(mx, row[j - jl]);
+            T sum = 0;
             for (int64_t j = j0; j <= i; ++j) {
               row[j - jl] = std::exp(row[j - jl] - mx);
               sum += row[j - jl];
             }
+            for (int64_t j = j0; j <= i; ++j) row[j - jl] /= sum;
           }
-          for (int64_t j = j0; j <= i; ++j) row[j - jl] /= sum;
           if (p.dropout > 0) {
             const uint64_t base = static_cast<uint64_t>(((b * H + h) * n + i) * n);
             for (int64_t j = j0; j <= i; ++j)
@@ -523,8 +546,11 @@ std::unique_ptr<Backend> make_backend(const std::string& name, int threads) {
   // it to the kernel, which would fault and zero every page again on the next op.
   mallopt(M_MMAP_THRESHOLD, 32 << 20);
   mallopt(M_TRIM_THRESHOLD, 512 << 20);
-  if (name == "cpu") return std::make_unique<HostBackend<float>>(threads);
-  if (name == "reference") return std::make_unique<HostBackend<double>>(threads);
+  std::unique_ptr<Backend> be;
+  if (name == "cpu") be = std::make_unique<HostBackend<float>>(threads);
+  if (name == "reference") be = std::make_unique<HostBackend<double>>(threads);
+  if (be)
+    return std::getenv("ERANK_PROFILE") ? make_profiling_backend(std::move(be)) : std::move(be);
   fail("unknown backend '{}' (known: cpu, reference)", name);
 }
 

@@ -6,5 +6,11 @@ namespace erank {
 
 void vec_exp(float* x, int64_t n);   // x = exp(x)
 void vec_silu(float* x, int64_t n);  // x = x / (1 + exp(-x))
+// y = x / sqrt(mean(x^2) + eps) * (one_plus ? 1 + w : w), in double as the reference does.
+void vec_rms_norm(const float* x, const float* w, int64_t n, double eps, bool one_plus, float* y);
+// y = (x - mean) / sqrt(var + eps) (* w) (+ b), biased variance, in double; w, b may be null.
+void vec_layer_norm(const float* x, const float* w, const float* b, int64_t n, double eps,
+                    float* y);
+void vec_softmax(float* x, int64_t n);  // x = exp(x - max x) / sum; n >= 1, finite x
 
 }  // namespace erank

@@ -1,0 +1,167 @@
+// Blocked GEMM in the BLIS manner, with one change: A (activations) is not packed. The
+// micro-kernel broadcasts A's values straight from its rows, which are contiguous in k, and
+// streams a packed panel of B ([k][32]). Packing A cost as much as OpenBLAS' whole advantage on
+// the small-K shapes of SmolLM2-class models.
+//
+// Loops: tasks of (kRowPanels x 14 rows) x (kColPanels x 32 columns) of C, dynamically scheduled;
+// inside a task, K in blocks of ~kKc (a B panel's block stays in L1 while the task's rows of A,
+// in L2, sweep past it). Every element of C sums k in order 0..K-1 (block by block), so the
+// result does not depend on the threads or on where the task boundaries fall.
+#include "backend/gemm_f32.h"
+
+#include <immintrin.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <string_view>
+#include <vector>
+
+#include "backend/backend.h"
+
+namespace erank {
+
+namespace {
+
+constexpr int64_t kMr = 14, kNr = 32;  // micro-tile: 28 accumulators of 16 floats
+constexpr int64_t kRowPanels = 24, kColPanels = 8, kKc = 384;
+
+// C[0:rows, 0:32 masked] (+)= A[0:14, 0:kc] (row stride lda) * Bp[0:kc][0:32].
+__attribute__((target("avx512f"))) void micro_kernel(int64_t kc, const float* a, int64_t lda,
+                                                     const float* bp, float* c, int64_t ldc,
+                                                     int64_t rows, __mmask16 m0, __mmask16 m1,
+                                                     bool acc) {
+  __m512 c0[kMr], c1[kMr];
+#pragma GCC unroll 14
+  for (int r = 0; r < kMr; ++r) c0[r] = c1[r] = _mm512_setzero_ps();
+  for (int64_t k = 0; k < kc; ++k) {
+    const __m512 b0 = _mm512_loadu_ps(bp), b1 = _mm512_loadu_ps(bp + 16);
+#pragma GCC unroll 14
+    for (int r = 0; r < kMr; ++r) {
+      const __m512 av = _mm512_set1_ps(a[r * lda + k]);
+      c0[r] = _mm512_fmadd_ps(av, b0, c0[r]);
+      c1[r] = _mm512_fmadd_ps(av, b1, c1[r]);
+    }
+    bp += kNr;
+  }
+#pragma GCC unroll 14
+  for (int r = 0; r < kMr; ++r) {
+    if (r >= rows) break;
+    float* cr = c + r * ldc;
+    if (acc) {
+      c0[r] = _mm512_add_ps(c0[r], _mm512_maskz_loadu_ps(m0, cr));
+      c1[r] = _mm512_add_ps(c1[r], _mm512_maskz_loadu_ps(m1, cr + 16));
+    }
+    _mm512_mask_storeu_ps(cr, m0, c0[r]);
+    _mm512_mask_storeu_ps(cr + 16, m1, c1[r]);
+  }
+}
+
+__mmask16 lane_mask(int64_t n) {
+  return n >= 16 ? __mmask16(0xffff) : n <= 0 ? __mmask16(0) : __mmask16((1u << n) - 1);
+}
+
+// Panel p of op(B): Bp[p][k][c] = op(B)[k][p * 32 + c], zero past N. From [N, K] this is a
+// transpose: each k gathers its 32 values from 32 rows (a scalar loop was ~8% of a product).
+__attribute__((target("avx512f"))) void pack_panel(const GemmF32& g, int64_t p, float* dst) {
+  const int64_t c0 = p * kNr, cn = std::min(kNr, g.N - c0);
+  if (g.b_nk && g.ldb <= (int64_t(1) << 26)) {  // 32-bit gather offsets
+    const __m512i rows =
+        _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                           _mm512_set1_epi32(int(g.ldb)));
+    const __mmask16 m0 = lane_mask(cn), m1 = lane_mask(cn - 16);
+    const float* b0 = g.B + c0 * g.ldb;
+    const float* b1 = b0 + 16 * g.ldb;
+    const __m512 zero = _mm512_setzero_ps();
+    for (int64_t k = 0; k < g.K; ++k) {
+      _mm512_storeu_ps(dst + k * kNr, _mm512_mask_i32gather_ps(zero, m0, rows, b0 + k, 4));
+      _mm512_storeu_ps(dst + k * kNr + 16,
+                       m1 ? _mm512_mask_i32gather_ps(zero, m1, rows, b1 + k, 4) : zero);
+    }
+    return;
+  }
+  if (g.b_nk) {
+    for (int64_t k = 0; k < g.K; ++k)
+      for (int64_t c = 0; c < cn; ++c) dst[k * kNr + c] = g.B[(c0 + c) * g.ldb + k];
+  } else {
+    for (int64_t k = 0; k < g.K; ++k) std::copy_n(g.B + k * g.ldb + c0, cn, dst + k * kNr);
+  }
+  if (cn < kNr)
+    for (int64_t k = 0; k < g.K; ++k) std::fill(dst + k * kNr + cn, dst + (k + 1) * kNr, 0.0f);
+}
+
+// One task: rows [r0, r1) x panels [p0, p1) of C.
+void run_task(const GemmF32& g, const float* bp, int64_t r0, int64_t r1, int64_t p0, int64_t p1,
+              int64_t kc_step, std::vector<float>& tail) {
+  for (int64_t k0 = 0; k0 < g.K; k0 += kc_step) {
+    const int64_t kc = std::min(kc_step, g.K - k0);
+    const bool acc = g.accumulate || k0 > 0;
+    for (int64_t p = p0; p < p1; ++p) {
+      const int64_t cn = g.N - p * kNr;
+      const __mmask16 m0 = lane_mask(cn), m1 = lane_mask(cn - 16);
+      const float* b = bp + p * kNr * g.K + k0 * kNr;
+      for (int64_t r = r0; r < r1; r += kMr) {
+        const int64_t rows = std::min(kMr, r1 - r);
+        float* c = g.C + r * g.ldc + p * kNr;
+        if (rows == kMr) {
+          micro_kernel(kc, g.A + r * g.lda + k0, g.lda, b, c, g.ldc, rows, m0, m1, acc);
+        } else {  // last rows: a zero-padded copy, so the kernel never reads past A
+          tail.assign(size_t(kMr * kc), 0.0f);
+          for (int64_t i = 0; i < rows; ++i)
+            std::copy_n(g.A + (r + i) * g.lda + k0, kc, tail.data() + i * kc);
+          micro_kernel(kc, tail.data(), kc, b, c, g.ldc, rows, m0, m1, acc);
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+
+bool gemm_f32_available() {
+  // ERANK_GEMM=blas forces the OpenBLAS path, to compare the two in one build.
+  static const bool ok =
+      __builtin_cpu_supports("avx512f") &&
+      std::string_view(std::getenv("ERANK_GEMM") ? std::getenv("ERANK_GEMM") : "") != "blas";
+  return ok;
+}
+
+void gemm_f32(const GemmF32& g, int threads) {
+  if (g.M <= 0 || g.N <= 0) return;
+  const int64_t np = (g.N + kNr - 1) / kNr;
+  const int64_t nkb = std::max<int64_t>(1, (g.K + kKc - 1) / kKc);
+  const int64_t kc_step = std::max<int64_t>(1, (g.K + nkb - 1) / nkb);
+  // Tasks of about kRowPanels x kColPanels micro-tiles, evened out so that no task is a sliver,
+  // and at least four per thread so that dynamic scheduling balances the cores.
+  const int64_t mp = (g.M + kMr - 1) / kMr;
+  int64_t nrb = (mp + kRowPanels - 1) / kRowPanels, ncb = (np + kColPanels - 1) / kColPanels;
+  while (nrb * ncb < 4 * threads && nrb < mp) ++nrb;
+  const int64_t row_block = (mp + nrb - 1) / nrb * kMr, col_block = (np + ncb - 1) / ncb;
+  nrb = (g.M + row_block - 1) / row_block;
+  ncb = (np + col_block - 1) / col_block;
+  // Kept per calling thread and grown, never shrunk: a fresh block per call would be page-faulted
+  // (and zeroed by the kernel) every time.
+  thread_local Buffer<float> packed;
+  const size_t need = size_t(np * kNr * std::max<int64_t>(g.K, 1));
+  if (packed.size() < need) packed.resize(need);
+  float* bp = packed.data();
+  if (g.K == 0) {  // empty sum
+    if (!g.accumulate)
+      for (int64_t r = 0; r < g.M; ++r) std::fill_n(g.C + r * g.ldc, g.N, 0.0f);
+    return;
+  }
+#pragma omp parallel num_threads(threads) if (threads > 1)
+  {
+    std::vector<float> tail;
+#pragma omp for schedule(static)
+    for (int64_t p = 0; p < np; ++p) pack_panel(g, p, bp + p * kNr * g.K);
+#pragma omp for schedule(dynamic)
+    for (int64_t t = 0; t < nrb * ncb; ++t) {
+      const int64_t r0 = (t / ncb) * row_block, p0 = (t % ncb) * col_block;
+      run_task(g, bp, r0, std::min(g.M, r0 + row_block), p0, std::min(np, p0 + col_block), kc_step,
+               tail);
+    }
+  }
+}
+
+}  // namespace erank

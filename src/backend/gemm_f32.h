@@ -1,0 +1,27 @@
+// erank's own f32 matrix product for the cpu backend, C = A op(B), made for the shapes of a
+// forward: A is activations read in place, B (weights, keys or values) is packed per call.
+// Each element of C is summed in the same order whatever the thread count or tiling, so results
+// are bitwise reproducible. AVX-512 kernel; gemm_f32_available() says whether this CPU runs it
+// (elsewhere the backend falls back to OpenBLAS).
+#pragma once
+#include <cstdint>
+
+namespace erank {
+
+struct GemmF32 {
+  int64_t M = 0, N = 0, K = 0;
+  const float* A = nullptr;  // [M, K], row stride lda
+  int64_t lda = 0;
+  const float* B = nullptr;  // b_nk: [N, K] (C = A B^T: weights, keys); else [K, N] (values)
+  int64_t ldb = 0;
+  bool b_nk = true;
+  float* C = nullptr;  // [M, N], row stride ldc
+  int64_t ldc = 0;
+  bool accumulate = false;  // C += A op(B) (a bias written into C first); else C = A op(B)
+};
+
+bool gemm_f32_available();
+// threads > 1: runs an OpenMP team of that many; 1: runs on the calling thread (inside a task).
+void gemm_f32(const GemmF32& g, int threads);
+
+}  // namespace erank
