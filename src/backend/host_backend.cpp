@@ -147,6 +147,7 @@ class HostBackend final : public Backend {
  public:
   static constexpr bool kFast = std::is_same_v<T, float>;
   static constexpr int64_t kRowTile = 256, kColTile = 512;
+  static constexpr int64_t kOwnGemmMaxWeights = int64_t(1) << 21;
   // Elementwise and per-row ops run in parallel over rows above this many values; each row is
   // done by one thread, so results do not depend on the thread count.
   static constexpr int64_t kParallelMin = 1 << 15;
@@ -185,7 +186,10 @@ class HostBackend final : public Backend {
         for (int64_t r = 0; r < R; ++r) std::copy_n(bv, O, yo + r * O);
       }
       const int nt = R * O * I > 32768 ? nthreads() : 1;
-      if (gemm_f32_available()) {
+      // erank's kernel wins on small weights (SmolLM2's: ~5% over OpenBLAS), OpenBLAS on big
+      // ones streamed cold from memory (OPT-1.3B's 16-64 MB matrices: ~10%); measured, not
+      // derived. The switch is per shape, so a given layer always sums in the same order.
+      if (gemm_f32_available() && O * I <= kOwnGemmMaxWeights) {
         gemm_f32({.M = R,
                   .N = O,
                   .K = I,
