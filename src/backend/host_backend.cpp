@@ -151,7 +151,7 @@ class HostBackend final : public Backend {
   // Elementwise and per-row ops run in parallel over rows above this many values; each row is
   // done by one thread, so results do not depend on the thread count.
   static constexpr int64_t kParallelMin = 1 << 15;
-  static constexpr int64_t kQueryBlock = 128;  // attention rows per score block
+  static constexpr int64_t kQueryBlock = 64;  // attention rows per score block
   explicit HostBackend(int threads) : threads_(threads) {}
 
   std::string name() const override { return kFast ? "cpu" : "reference"; }
