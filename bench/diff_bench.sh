@@ -3,7 +3,8 @@
 # side by side on this machine in one run; prints the table of the README's performance section.
 #   bench/diff_bench.sh [diff_bench.py options, e.g. --opt-texts 10 --skip-scaling]
 # Needs ~12 GB of disk for the OPT-1.3B-shaped models (written once under build/bench-models)
-# and ~15 minutes. Keep the machine otherwise idle: both tools are timed on all cores.
+# and ~20 minutes (each tool runs twice, alternated; --repeat 1 halves that). Keep the machine
+# otherwise idle: both tools are timed on all cores.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 bash "$root/scripts/install.sh"
