@@ -93,25 +93,25 @@ __attribute__((target("avx512f"))) void pack_panel(const GemmF32& g, int64_t p, 
 // One task: rows [r0, r1) x panels [p0, p1) of C.
 void run_task(const GemmF32& g, const float* bp, int64_t r0, int64_t r1, int64_t p0, int64_t p1,
               int64_t kc_step, std::vector<float>& tail) {
+  const int64_t full_end = r0 + (r1 - r0) / kMr * kMr, tail_rows = r1 - full_end;
   for (int64_t k0 = 0; k0 < g.K; k0 += kc_step) {
     const int64_t kc = std::min(kc_step, g.K - k0);
     const bool acc = g.accumulate || k0 > 0;
+    if (tail_rows > 0) {  // last rows: a zero-padded copy, so the kernel never reads past A
+      tail.assign(size_t(kMr * kc), 0.0f);
+      for (int64_t i = 0; i < tail_rows; ++i)
+        std::copy_n(g.A + (full_end + i) * g.lda + k0, kc, tail.data() + i * kc);
+    }
     for (int64_t p = p0; p < p1; ++p) {
       const int64_t cn = g.N - p * kNr;
       const __mmask16 m0 = lane_mask(cn), m1 = lane_mask(cn - 16);
       const float* b = bp + p * kNr * g.K + k0 * kNr;
-      for (int64_t r = r0; r < r1; r += kMr) {
-        const int64_t rows = std::min(kMr, r1 - r);
-        float* c = g.C + r * g.ldc + p * kNr;
-        if (rows == kMr) {
-          micro_kernel(kc, g.A + r * g.lda + k0, g.lda, b, c, g.ldc, rows, m0, m1, acc);
-        } else {  // last rows: a zero-padded copy, so the kernel never reads past A
-          tail.assign(size_t(kMr * kc), 0.0f);
-          for (int64_t i = 0; i < rows; ++i)
-            std::copy_n(g.A + (r + i) * g.lda + k0, kc, tail.data() + i * kc);
-          micro_kernel(kc, tail.data(), kc, b, c, g.ldc, rows, m0, m1, acc);
-        }
-      }
+      for (int64_t r = r0; r < full_end; r += kMr)
+        micro_kernel(kc, g.A + r * g.lda + k0, g.lda, b, g.C + r * g.ldc + p * kNr, g.ldc, kMr, m0,
+                     m1, acc);
+      if (tail_rows > 0)
+        micro_kernel(kc, tail.data(), kc, b, g.C + full_end * g.ldc + p * kNr, g.ldc, tail_rows, m0,
+                     m1, acc);
     }
   }
 }

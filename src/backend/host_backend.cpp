@@ -204,9 +204,10 @@ class HostBackend final : public Backend {
                  nt);
         return;
       }
-      // Without AVX-512: fixed tiles of rows x columns, each one single-threaded sgemm on
-      // erank's OpenMP threads (OpenBLAS' own threads would fight them for the cores): every
-      // output element comes from the same kernel call whatever the thread count.
+      // OpenBLAS (big weights, or no AVX-512): fixed tiles of rows x columns, each one
+      // single-threaded sgemm on erank's OpenMP threads (OpenBLAS' own threads would fight them
+      // for the cores): every output element comes from the same kernel call whatever the
+      // thread count.
       constexpr int64_t RT = kRowTile, CT = kColTile;
       const int64_t nr = (R + RT - 1) / RT, nc = (O + CT - 1) / CT;
 #pragma omp parallel for schedule(dynamic) num_threads(nt)

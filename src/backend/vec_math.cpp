@@ -7,11 +7,6 @@
 
 namespace erank {
 
-void vec_exp(float* __restrict x, int64_t n) {
-  const int m = static_cast<int>(n);
-  for (int i = 0; i < m; ++i) x[i] = std::exp(x[i]);
-}
-
 void vec_silu(float* __restrict x, int64_t n) {
   const int m = static_cast<int>(n);
   for (int i = 0; i < m; ++i) x[i] = x[i] / (1.0f + std::exp(-x[i]));

@@ -1,10 +1,9 @@
-// Vectorised float transcendental loops for the cpu backend (softmax, SiLU).
+// Vectorised row loops for the cpu backend (SiLU, norms, softmax).
 #pragma once
 #include <cstdint>
 
 namespace erank {
 
-void vec_exp(float* x, int64_t n);   // x = exp(x)
 void vec_silu(float* x, int64_t n);  // x = x / (1 + exp(-x))
 // y = x / sqrt(mean(x^2) + eps) * (one_plus ? 1 + w : w), in double as the reference does.
 void vec_rms_norm(const float* x, const float* w, int64_t n, double eps, bool one_plus, float* y);

@@ -1,13 +1,14 @@
 // erank's own f32 matrix product against a double-precision transcription of C = A op(B), over
 // shapes that hit every edge: rows that are not a multiple of the 14-row micro-tile, columns
 // that are not a multiple of 32, K past one K block, strided operands, accumulation onto C; and
-// bitwise-equal results for 1, 2 and 3 threads.
+// bitwise-equal results for 1, 2 and 3 threads. Also the profiling wrapper of ERANK_PROFILE.
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <random>
 #include <vector>
 
+#include "backend/backend.h"
 #include "backend/gemm_f32.h"
 
 using namespace erank;
@@ -83,3 +84,32 @@ INSTANTIATE_TEST_SUITE_P(Shapes, GemmF32Test,
                                            Shape{5, 17, 0}));
 
 }  // namespace
+
+// ERANK_PROFILE's wrapper: the same results as the backend it wraps, bit for bit, and a report
+// of each op it saw when it goes away.
+TEST(ProfilingBackend, ForwardsEveryOpAndReportsIt) {
+  auto plain = make_backend("cpu");
+  auto wrapped = make_profiling_backend(make_backend("cpu"));
+  std::mt19937 rng(7);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  Act x = plain->alloc(37, 48);
+  for (auto& v : x.f) v = nd(rng);
+  std::vector<float> wv(size_t(64 * 48)), gv(48);
+  for (auto& v : wv) v = nd(rng);
+  for (auto& v : gv) v = nd(rng);
+  Weight w{{64, 48}, wv}, gain{{48}, gv};
+  Act y0, y1, n0, n1;
+  plain->linear(x, w, nullptr, y0);
+  wrapped->linear(x, w, nullptr, y1);
+  plain->rms_norm(x, gain, 1e-6, 48, false, n0);
+  wrapped->rms_norm(x, gain, 1e-6, 48, false, n1);
+  EXPECT_EQ(y0.f, y1.f);
+  EXPECT_EQ(n0.f, n1.f);
+  EXPECT_EQ(wrapped->name(), "cpu");
+  ::testing::internal::CaptureStderr();
+  wrapped.reset();
+  const std::string report = ::testing::internal::GetCapturedStderr();
+  EXPECT_NE(report.find("erank profile (cpu)"), std::string::npos) << report;
+  EXPECT_NE(report.find("linear"), std::string::npos) << report;
+  EXPECT_NE(report.find("rms_norm"), std::string::npos) << report;
+}
