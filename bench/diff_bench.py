@@ -165,6 +165,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--erank", default=str(ROOT / "build/erank"))
     ap.add_argument("--sgemm", default=str(ROOT / "build/bench_sgemm"))
+    ap.add_argument("--peak", default=str(ROOT / "build/bench_peak"))
     ap.add_argument("--work", default=str(ROOT / "build/bench-models"))
     ap.add_argument("--smol-texts", type=int, default=100)
     ap.add_argument("--opt-texts", type=int, default=20)
@@ -181,6 +182,9 @@ def main():
     sg = json.loads(subprocess.run([a.sgemm, "2048", "2048", "2048", "5"], check=True,
                                    capture_output=True, text=True).stdout)
     out["machine"]["sgemm"] = sg
+    # Per-instruction peaks (f32 FMA, bf16 dot, fp16 FMA, int8 dot): the ceiling for any kernel.
+    out["machine"]["peak"] = json.loads(subprocess.run([a.peak, "2"], check=True,
+                                                       capture_output=True, text=True).stdout)
     texts = boolq_texts(max(a.smol_texts, a.opt_texts))
     out["smollm2"] = compare(*models["smollm2-135m"], write_texts(work / "bench_smol.jsonl",
                              texts[:a.smol_texts]), work, a.erank, py, a.repeat)
@@ -194,6 +198,16 @@ def main():
     peak = max(sg["sgemm_gflops"], sg2["sgemm_gflops"])
     out["opt_1_3b"]["forward_share_of_sgemm"] = out["opt_1_3b"]["erank"]["forward_gflops"] / peak
     out["smollm2"]["forward_share_of_sgemm"] = out["smollm2"]["erank"]["forward_gflops"] / peak
+    fma = out["machine"]["peak"]["f32_fma_gflops"]
+    for key in ("smollm2", "opt_1_3b"):
+        # The best any f32 forward could do here: its FLOPs at the FMA peak, with nothing else
+        # (no load, no eRank, no other op). The reference's time over that bounds the speedup.
+        c = out[key]
+        flop = c["erank"]["forward_gflops"] * c["erank"]["forward_s"]
+        c["forward_gflop"] = flop
+        c["forward_s_at_fma_peak"] = flop / fma
+        c["speedup_ceiling_f32"] = (c["reference"]["wall_s"] - c["reference"]["swap_s_untimed"]) \
+            / c["forward_s_at_fma_peak"]
     w = out["opt_1_3b"]["erank"]["n_params"] * 4 / 2**20
     out["opt_1_3b"]["f32_weights_mb"] = w
     out["opt_1_3b"]["rss_over_f32_weights"] = out["opt_1_3b"]["erank"]["peak_rss_mb"] / w
@@ -238,6 +252,11 @@ def report(o):
     sg = o["machine"]["sgemm"]["sgemm_gflops"], o["machine"]["sgemm_after"]["sgemm_gflops"]
     L.append(f"machine: {o['machine']['cores']} cores, OpenBLAS sgemm 2048^3 on all cores: "
              f"{sg[0]:.0f} GFLOP/s before, {sg[1]:.0f} after")
+    pk = o["machine"].get("peak")
+    if pk:
+        L.append(f"peak on all cores, per instruction: f32 FMA {pk['f32_fma_gflops']} GFLOP/s, bf16 "
+                 f"dot {pk['bf16_dot_gflops']}, fp16 FMA {pk['f16_fma_gflops']}, int8 dot "
+                 f"{pk['u8s8_dot_gops']} GOP/s; AMX tiles: {pk['amx_tile']}")
     L.append("")
     L.append("| model | texts | tool | wall s (load) | texts/s | fwd GFLOP/s | eRank share | "
              "peak RSS MB | Diff (a) | Diff (b) |")
@@ -260,6 +279,10 @@ def report(o):
                  f"(b) {c['abs_diff_b']:.2e}; worst per-text eRank rel. diff "
                  f"{c['max_rel_diff_per_text_erank']:.2e}; forward {c['forward_share_of_sgemm']:.0%}"
                  " of sgemm")
+        if "speedup_ceiling_f32" in c:
+            L.append(f"  forward {c['forward_gflop'] / 1e3:.2f} TFLOP: {c['forward_s_at_fma_peak']:.1f} s "
+                     f"at the f32 FMA peak, so no f32 run can beat {c['speedup_ceiling_f32']:.2f}x "
+                     "here")
         runs = c.get("runs", {})
         if runs:
             L.append("  wall s of every run (best reported): reference "
