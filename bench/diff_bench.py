@@ -198,8 +198,8 @@ def main():
     peak = max(sg["sgemm_gflops"], sg2["sgemm_gflops"])
     out["opt_1_3b"]["forward_share_of_sgemm"] = out["opt_1_3b"]["erank"]["forward_gflops"] / peak
     out["smollm2"]["forward_share_of_sgemm"] = out["smollm2"]["erank"]["forward_gflops"] / peak
-    fma = out["machine"]["peak"]["f32_fma_gflops"]
-    for key in ("smollm2", "opt_1_3b"):
+    fma = out["machine"]["peak"]["f32_fma_gflops"]  # null without AVX-512: no ceiling then
+    for key in ("smollm2", "opt_1_3b") if fma else ():
         # The best any f32 forward could do here: its FLOPs at the FMA peak, with nothing else
         # (no load, no eRank, no other op). The reference's time over that bounds the speedup.
         c = out[key]
