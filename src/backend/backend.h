@@ -1,6 +1,7 @@
 // The op-level backend interface. Models are written once against these ops; a backend decides
 // precision and where memory lives. Two exist today: "cpu" (f32, OpenBLAS + OpenMP) and
-// "reference" (f64, plain loops, the test oracle). A CUDA backend implements the same ops.
+// "reference" (f64, plain loops, the test oracle). A CUDA backend would implement the same ops;
+// none exists yet.
 //
 // Shapes: activations are row-major [rows, cols]; rows are the tokens of all sequences of a
 // batch, concatenated (see SeqLayout). Weights are f32 [out, in] as in PyTorch's nn.Linear.
@@ -108,6 +109,21 @@ struct AttentionParams {
   uint64_t dropout_seed = 0;
 };
 
+// Keys and values of one layer kept between forwards for incremental decoding. Slot s owns rows
+// [s * cap, (s + 1) * cap). A full-attention layer stores position p at row p (cap = the context);
+// a sliding-window layer keeps a ring of cap >= window rows, position p at row p % cap.
+struct KVLayer {
+  Act k, v;  // [n_slots * cap, Hkv * hd]
+  int64_t cap = 0;
+  bool ring = false;
+};
+
+// For each sequence of a cached forward: its cache slot and how many of its tokens the cache
+// already holds (its rows in the forward are the next tokens, at positions past, past + 1, ...).
+struct CacheRefs {
+  std::vector<int64_t> slot, past;
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -141,6 +157,12 @@ class Backend {
   // Causal self-attention per sequence; q [rows, H*hd], k/v [rows, Hkv*hd], out [rows, H*hd].
   virtual void attention(const Act& q, const Act& k, const Act& v, const AttentionParams& p,
                          const SeqLayout& seqs, Act& out) = 0;
+  // Causal attention of new rows over the cached keys and values of their sequence plus their own,
+  // then appends the new keys and values to the cache. Query row i of sequence s sits at
+  // position refs.past[s] + i; the window and soft-cap of p apply as in attention().
+  virtual void attention_cached(const Act& q, const Act& k, const Act& v, const AttentionParams& p,
+                                const SeqLayout& seqs, const CacheRefs& refs, KVLayer& cache,
+                                Act& out) = 0;
   // out = x's columns viewed as [n_blocks, block]: take [offset, offset + width) of each block.
   // Splits fused QKV projections (GPT-2: one block; GPT-NeoX: one block per head).
   virtual void slice_cols(const Act& x, int64_t block, int64_t offset, int64_t width, Act& out) = 0;

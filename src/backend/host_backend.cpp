@@ -473,6 +473,143 @@ class HostBackend final : public Backend {
     }
   }
 
+  void attention_cached(const Act& q, const Act& k, const Act& v, const AttentionParams& p,
+                        const SeqLayout& seqs, const CacheRefs& refs, KVLayer& cache,
+                        Act& out) override {
+    const int64_t H = p.n_heads, Hkv = p.n_kv_heads, hd = p.head_dim;
+    const int64_t qs = H * hd, ks = Hkv * hd, cap = cache.cap, w = p.sliding_window;
+    ERANK_CHECK(H % Hkv == 0 && q.cols == qs && k.cols == ks && v.cols == ks && k.rows == q.rows &&
+                    v.rows == q.rows && cache.k.cols == ks && cache.v.cols == ks &&
+                    cache.k.rows == cache.v.rows && cap > 0,
+                "attention_cached: heads {} kv {} head_dim {} vs widths {}/{}/{}, cache width {}",
+                H, Hkv, hd, q.cols, k.cols, v.cols, cache.k.cols);
+    ERANK_CHECK(p.dropout == 0, "attention_cached: no dropout in cached (eval) forwards");
+    ERANK_CHECK(!cache.ring || (w > 0 && cap >= w), "attention_cached: ring of {} for window {}",
+                cap, w);
+    const int64_t n_seq = seqs.n_seq();
+    ERANK_CHECK(static_cast<int64_t>(refs.slot.size()) == n_seq &&
+                    static_cast<int64_t>(refs.past.size()) == n_seq,
+                "attention_cached: {} sequences, {} slots, {} past lengths", n_seq,
+                refs.slot.size(), refs.past.size());
+    for (int64_t s = 0; s < n_seq; ++s) {
+      const int64_t n = seqs.offsets[s + 1] - seqs.offsets[s];
+      ERANK_CHECK(refs.slot[s] >= 0 && (refs.slot[s] + 1) * cap <= cache.k.rows &&
+                      refs.past[s] >= 0 && (cache.ring || refs.past[s] + n <= cap),
+                  "attention_cached: sequence {} (slot {}, {} cached + {} new) outside a cache of "
+                  "{} rows per slot",
+                  s, refs.slot[s], refs.past[s], n, cap);
+    }
+    out = alloc_uninit(q.rows, qs);
+    const T* Q = data<T>(q);
+    const T* K = data<T>(k);
+    const T* V = data<T>(v);
+    T* CK = data<T>(cache.k);
+    T* CV = data<T>(cache.v);
+    T* O = data<T>(out);
+    std::vector<std::pair<int64_t, int64_t>> tasks;
+    for (int64_t s = 0; s < n_seq; ++s)
+      if (seqs.offsets[s + 1] > seqs.offsets[s])
+        for (int64_t h = 0; h < H; ++h) tasks.push_back({s, h});
+    std::stable_sort(tasks.begin(), tasks.end(), [&](auto& x, auto& y) {
+      return seqs.offsets[x.first + 1] - seqs.offsets[x.first] >
+             seqs.offsets[y.first + 1] - seqs.offsets[y.first];
+    });
+    const int64_t n_tasks = static_cast<int64_t>(tasks.size());
+#pragma omp parallel for schedule(dynamic) num_threads(nthreads()) if (kFast && n_tasks > 1)
+    for (int64_t t = 0; t < n_tasks; ++t) {
+      const auto [s, h] = tasks[size_t(t)];
+      const int64_t b = seqs.offsets[s], n = seqs.offsets[s + 1] - b;
+      const int64_t past = refs.past[s], base = refs.slot[s] * cap, kh = h / (H / Hkv);
+      const T* Qh = Q + b * qs + h * hd;
+      T* Oh = O + b * qs + h * hd;
+      // Key/value row of position j: the new rows from `past` on, the cache before.
+      auto row = [&](const T* fresh, const T* cached, int64_t j) {
+        return j >= past ? fresh + (b + j - past) * ks + kh * hd
+                         : cached + (base + (cache.ring ? j % cap : j)) * ks + kh * hd;
+      };
+      thread_local std::vector<T> S;
+      thread_local std::vector<std::pair<int64_t, int64_t>> pieces;  // (first position, count)
+      for (int64_t i0 = 0; i0 < n; i0 += kQueryBlock) {
+        const int64_t i1 = std::min(n, i0 + kQueryBlock), nq = i1 - i0;
+        const int64_t last = past + i1 - 1;
+        const int64_t jl = w > 0 ? std::max<int64_t>(0, past + i0 - w + 1) : 0;
+        const int64_t nk = last - jl + 1;
+        // Runs of positions whose rows are contiguous: the cache (split where a ring wraps),
+        // then the new rows.
+        pieces.clear();
+        for (int64_t j = jl; j <= last;) {
+          const int64_t cnt = j >= past    ? last - j + 1
+                              : cache.ring ? std::min(past - j, cap - j % cap)
+                                           : past - j;
+          pieces.push_back({j, cnt});
+          j += cnt;
+        }
+        S.resize(static_cast<size_t>(nq * nk));
+        if constexpr (kFast) {
+          for (auto [j0, cnt] : pieces)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(nq), int(cnt), int(hd),
+                        float(p.scale), Qh + i0 * qs, int(qs), row(K, CK, j0), int(ks), 0.0f,
+                        S.data() + (j0 - jl), int(nk));
+        } else {
+          for (int64_t i = i0; i < i1; ++i)
+            for (int64_t j = jl; j <= past + i; ++j) {
+              const T* kr = row(K, CK, j);
+              double d = 0;
+              for (int64_t c = 0; c < hd; ++c) d += Qh[i * qs + c] * kr[c];
+              S[(i - i0) * nk + (j - jl)] = d * p.scale;
+            }
+        }
+        for (int64_t i = i0; i < i1; ++i) {
+          const int64_t P = past + i, j0 = w > 0 ? std::max<int64_t>(0, P - w + 1) : 0;
+          T* r = S.data() + (i - i0) * nk;  // r[j - jl]
+          if (p.softcap > 0)
+            for (int64_t j = j0; j <= P; ++j)
+              r[j - jl] = static_cast<T>(p.softcap * std::tanh(r[j - jl] / p.softcap));
+          std::fill(r, r + (j0 - jl), T(0));
+          std::fill(r + (P + 1 - jl), r + nk, T(0));
+          if constexpr (kFast) {
+            vec_softmax(r + (j0 - jl), P - j0 + 1);
+          } else {
+            T mx = -std::numeric_limits<T>::infinity();
+            for (int64_t j = j0; j <= P; ++j) mx = std::max(mx, r[j - jl]);
+            T sum = 0;
+            for (int64_t j = j0; j <= P; ++j) {
+              r[j - jl] = std::exp(r[j - jl] - mx);
+              sum += r[j - jl];
+            }
+            for (int64_t j = j0; j <= P; ++j) r[j - jl] /= sum;
+          }
+        }
+        if constexpr (kFast) {
+          for (size_t pi = 0; pi < pieces.size(); ++pi) {
+            const auto [j0, cnt] = pieces[pi];
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(nq), int(hd), int(cnt), 1.0f,
+                        S.data() + (j0 - jl), int(nk), row(V, CV, j0), int(ks),
+                        pi == 0 ? 0.0f : 1.0f, Oh + i0 * qs, int(qs));
+          }
+        } else {
+          for (int64_t i = i0; i < i1; ++i)
+            for (int64_t c = 0; c < hd; ++c) {
+              double acc = 0;
+              for (int64_t j = jl; j <= past + i; ++j)
+                acc += S[(i - i0) * nk + (j - jl)] * row(V, CV, j)[c];
+              Oh[i * qs + c] = acc;
+            }
+        }
+      }
+    }
+    // Append the new keys and values (a ring keeps only the last cap of them).
+    for (int64_t s = 0; s < n_seq; ++s) {
+      const int64_t b = seqs.offsets[s], n = seqs.offsets[s + 1] - b;
+      const int64_t past = refs.past[s], base = refs.slot[s] * cap;
+      for (int64_t i = cache.ring ? std::max<int64_t>(0, n - cap) : 0; i < n; ++i) {
+        const int64_t r = base + (cache.ring ? (past + i) % cap : past + i);
+        std::copy_n(K + (b + i) * ks, ks, CK + r * ks);
+        std::copy_n(V + (b + i) * ks, ks, CV + r * ks);
+      }
+    }
+  }
+
   void slice_cols(const Act& x, int64_t block, int64_t offset, int64_t width, Act& out) override {
     ERANK_CHECK(block > 0 && x.cols % block == 0 && offset + width <= block,
                 "slice_cols: block {} offset {} width {} of width {}", block, offset, width,

@@ -60,6 +60,11 @@ class ProfilingBackend final : public Backend {
                  const SeqLayout& seqs, Act& out) override {
     timed("attention", [&] { in_->attention(q, k, v, p, seqs, out); });
   }
+  void attention_cached(const Act& q, const Act& k, const Act& v, const AttentionParams& p,
+                        const SeqLayout& seqs, const CacheRefs& refs, KVLayer& cache,
+                        Act& out) override {
+    timed("attention", [&] { in_->attention_cached(q, k, v, p, seqs, refs, cache, out); });
+  }
   void slice_cols(const Act& x, int64_t block, int64_t offset, int64_t width, Act& out) override {
     timed("slice_cols", [&] { in_->slice_cols(x, block, offset, width, out); });
   }

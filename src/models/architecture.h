@@ -15,6 +15,7 @@
 namespace erank {
 
 class GGUFFile;
+class KVCache;
 
 // Train-mode dropout for one forward: off by default. Each dropout site draws the next seed.
 struct DropoutState {
@@ -26,8 +27,14 @@ struct DropoutState {
 
 struct ForwardInput {
   std::vector<int32_t> ids;  // all sequences concatenated
-  SeqLayout seqs;
+  SeqLayout seqs;            // positions are absolute: past + i in a cached forward
   DropoutState drop;
+  // Incremental decoding: attention reads and extends this cache (slots and past lengths in refs).
+  KVCache* cache = nullptr;
+  CacheRefs refs;
+  // When not empty, only these rows go through the LM head: the logits tap then has one row per
+  // entry, as sequences of one row (decoding needs only each sequence's last row).
+  std::vector<int64_t> logit_rows;
 };
 
 struct Architecture {

@@ -1,6 +1,7 @@
 #include "models/blocks.h"
 
 #include "core/error.h"
+#include "models/kv_cache.h"
 
 namespace erank {
 
@@ -15,13 +16,16 @@ Act project(Backend& be, const Act& x, const Linear& l) {
 }
 
 Act attend(Backend& be, Act& q, Act& k, const Act& v, const AttentionParams& p, const Rope* rope,
-           const SeqLayout& seqs) {
+           const ForwardInput& in, int64_t layer) {
   if (rope && rope->rotary_dim > 0) {
-    be.rope(q, rope->head_dim, rope->rotary_dim, rope->inv_freq, seqs.positions);
-    be.rope(k, rope->head_dim, rope->rotary_dim, rope->inv_freq, seqs.positions);
+    be.rope(q, rope->head_dim, rope->rotary_dim, rope->inv_freq, in.seqs.positions);
+    be.rope(k, rope->head_dim, rope->rotary_dim, rope->inv_freq, in.seqs.positions);
   }
   Act out;
-  be.attention(q, k, v, p, seqs, out);
+  if (in.cache)
+    be.attention_cached(q, k, v, p, in.seqs, in.refs, in.cache->layer(layer), out);
+  else
+    be.attention(q, k, v, p, in.seqs, out);
   return out;
 }
 
@@ -55,18 +59,32 @@ void output_taps(Backend& be, const Act& y, const Weight& head, double softcap, 
                  const ForwardInput& in, TapSink& sink) {
   sink.on_tap(Tap::hidden, n_layers, y, in.seqs);
   if (!sink.wants(Tap::logits)) return;
-  Act logits = project(be, y, {&head, nullptr});
+  if (in.logit_rows.empty()) {
+    Act logits = project(be, y, {&head, nullptr});
+    if (softcap > 0) be.softcap(logits, softcap);
+    sink.on_tap(Tap::logits, -1, logits, in.seqs);
+    return;
+  }
+  Act rows;
+  be.gather_rows(y, in.logit_rows, rows);
+  Act logits = project(be, rows, {&head, nullptr});
   if (softcap > 0) be.softcap(logits, softcap);
-  sink.on_tap(Tap::logits, -1, logits, in.seqs);
+  SeqLayout one_each;
+  for (size_t r = 0; r <= in.logit_rows.size(); ++r) one_each.offsets.push_back(int64_t(r));
+  for (int64_t r : in.logit_rows) one_each.positions.push_back(in.seqs.positions[size_t(r)]);
+  sink.on_tap(Tap::logits, -1, logits, one_each);
 }
 
-ForwardInput make_input(const std::vector<std::vector<int32_t>>& seqs) {
+ForwardInput make_input(const std::vector<std::vector<int32_t>>& seqs,
+                        const std::vector<int64_t>& past) {
   ForwardInput in;
   in.seqs.offsets.push_back(0);
-  for (auto& s : seqs) {
+  for (size_t si = 0; si < seqs.size(); ++si) {
+    const auto& s = seqs[si];
+    const int64_t start = past.empty() ? 0 : past[si];
     for (size_t i = 0; i < s.size(); ++i) {
       in.ids.push_back(s[i]);
-      in.seqs.positions.push_back(static_cast<int32_t>(i));
+      in.seqs.positions.push_back(static_cast<int32_t>(start + int64_t(i)));
     }
     in.seqs.offsets.push_back(static_cast<int64_t>(in.ids.size()));
   }

@@ -21,9 +21,10 @@ struct Rope {
 
 Act project(Backend& be, const Act& x, const Linear& l);
 
-// RoPE on q and k (when rope is non-null), then causal attention.
+// RoPE on q and k (when rope is non-null) at the rows' positions, then causal attention of layer
+// `layer`: over the sequence itself, or over its cached keys too when the input carries a cache.
 Act attend(Backend& be, Act& q, Act& k, const Act& v, const AttentionParams& p, const Rope* rope,
-           const SeqLayout& seqs);
+           const ForwardInput& in, int64_t layer);
 
 // down(act(gate(x)) * up(x)) -- Llama/Gemma MLP.
 Act gated_mlp(Backend& be, const Act& x, const Linear& gate, const Linear& up, const Linear& down,
@@ -41,7 +42,9 @@ AttentionParams with_attn_dropout(AttentionParams p, double prob, const ForwardI
 void output_taps(Backend& be, const Act& y, const Weight& head, double softcap, int n_layers,
                  const ForwardInput& in, TapSink& sink);
 
-// Builds the row layout of a batch of sequences.
-ForwardInput make_input(const std::vector<std::vector<int32_t>>& seqs);
+// Builds the row layout of a batch of sequences; sequence s starts at position past[s] (all 0
+// when past is empty).
+ForwardInput make_input(const std::vector<std::vector<int32_t>>& seqs,
+                        const std::vector<int64_t>& past = {});
 
 }  // namespace erank

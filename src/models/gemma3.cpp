@@ -227,7 +227,7 @@ void forward(const ModelConfig& c, const Weights& w, Backend& be, const ForwardI
     rms(q, L("self_attn.q_norm.weight"), hd, qn);
     rms(k, L("self_attn.k_norm.weight"), hd, kn);
     Act a = attend(be, qn, kn, v, with_attn_dropout(ap, c.dropout.attn, in),
-                   sliding ? &local : &global, in.seqs);
+                   sliding ? &local : &global, in, i);
     Act o = project(be, a, lin("self_attn.o_proj")), on;
     rms(o, L("post_attention_layernorm.weight"), d, on);
     sink.on_tap(Tap::attn_out, int(i), on, in.seqs);

@@ -134,9 +134,9 @@ void forward(const ModelConfig& c, const Weights& w, Backend& be, const ForwardI
     be.slice_cols(qkv, 3 * d, 0, d, q);
     be.slice_cols(qkv, 3 * d, d, d, k);
     be.slice_cols(qkv, 3 * d, 2 * d, d, v);
-    Act o = project(
-        be, attend(be, q, k, v, with_attn_dropout(ap, c.dropout.attn, in), nullptr, in.seqs),
-        lin("attn.c_proj"));
+    Act o =
+        project(be, attend(be, q, k, v, with_attn_dropout(ap, c.dropout.attn, in), nullptr, in, i),
+                lin("attn.c_proj"));
     dropout(be, o, c.dropout.resid, in);
     sink.on_tap(Tap::attn_out, int(i), o, in.seqs);
     be.add(x, o);

@@ -102,7 +102,7 @@ void forward(const ModelConfig& c, const Weights& w, Backend& be, const ForwardI
     be.slice_cols(qkv, 3 * hd, hd, hd, k);
     be.slice_cols(qkv, 3 * hd, 2 * hd, hd, v);
     Act o =
-        project(be, attend(be, q, k, v, with_attn_dropout(ap, c.dropout.attn, in), &rope, in.seqs),
+        project(be, attend(be, q, k, v, with_attn_dropout(ap, c.dropout.attn, in), &rope, in, i),
                 lin("attention.dense"));
     dropout(be, o, c.dropout.resid, in);
     sink.on_tap(Tap::attn_out, int(i), o, in.seqs);

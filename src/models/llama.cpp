@@ -238,7 +238,7 @@ void forward(const ModelConfig& c, const Weights& w, Backend& be, const ForwardI
     Act v = project(be, h,
                     linear_of(w, L("layers.{i}.self_attn.v_proj.weight"),
                               bq ? L("layers.{i}.self_attn.v_proj.bias") : ""));
-    Act a = attend(be, q, k, v, with_attn_dropout(ap, c.dropout.attn, in), &rope, in.seqs);
+    Act a = attend(be, q, k, v, with_attn_dropout(ap, c.dropout.attn, in), &rope, in, i);
     Act o = project(be, a,
                     linear_of(w, L("layers.{i}.self_attn.o_proj.weight"),
                               c.o_bias ? L("layers.{i}.self_attn.o_proj.bias") : ""));

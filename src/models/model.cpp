@@ -2,6 +2,7 @@
 
 #include "models/blocks.h"
 #include "models/box_muller.h"
+#include "models/kv_cache.h"
 
 #include <filesystem>
 #include <fstream>
@@ -276,6 +277,42 @@ void Model::forward(Backend& be, const std::vector<std::vector<int32_t>>& seqs, 
   ForwardInput in = make_input(seqs);
   if (train_seed) in.drop = {true, *train_seed, 0};
   arch_->forward(cfg_, w_, be, in, sink);
+}
+
+void Model::forward_step(Backend& be, const std::vector<std::vector<int32_t>>& seqs,
+                         const std::vector<int64_t>& slots, KVCache& cache, TapSink& sink,
+                         bool last_logits_only) const {
+  ERANK_CHECK(seqs.size() == slots.size(), "forward_step: {} sequences, {} slots", seqs.size(),
+              slots.size());
+  const bool learned_pos = cfg_.arch == "opt" || cfg_.arch == "gpt2";
+  std::vector<int64_t> past;
+  std::vector<bool> used(static_cast<size_t>(cache.n_slots()), false);
+  for (size_t i = 0; i < seqs.size(); ++i) {
+    const int64_t slot = slots[i];
+    ERANK_CHECK(slot >= 0 && slot < cache.n_slots() && !used[size_t(slot)],
+                "forward_step: slot {} (of {}) missing or used twice", slot, cache.n_slots());
+    used[size_t(slot)] = true;
+    ERANK_CHECK(!seqs[i].empty(), "forward_step: sequence {} has no new tokens", i);
+    for (int32_t id : seqs[i])
+      if (id < 0 || id >= cfg_.vocab_size)
+        fail("token id {} is outside the vocabulary (size {})", id, cfg_.vocab_size);
+    const int64_t end = cache.length(slot) + static_cast<int64_t>(seqs[i].size());
+    if (end > cache.max_context())
+      fail("sequence of {} tokens exceeds the context of {} tokens (--max-context)", end,
+           cache.max_context());
+    if (learned_pos && end > cfg_.max_positions)
+      fail("sequence of {} tokens exceeds the model's {} learned positions", end,
+           cfg_.max_positions);
+    past.push_back(cache.length(slot));
+  }
+  ForwardInput in = make_input(seqs, past);
+  in.cache = &cache;
+  in.refs = {slots, past};
+  if (last_logits_only)
+    for (size_t i = 0; i < seqs.size(); ++i) in.logit_rows.push_back(in.seqs.offsets[i + 1] - 1);
+  arch_->forward(cfg_, w_, be, in, sink);
+  for (size_t i = 0; i < seqs.size(); ++i)
+    cache.advance(slots[i], static_cast<int64_t>(seqs[i].size()));
 }
 
 double forward_flops(const ModelConfig& cfg, const Architecture& arch,

@@ -11,6 +11,8 @@
 
 namespace erank {
 
+class KVCache;
+
 struct LoadReport {
   std::vector<std::string> files;                   // files read
   std::string source_dtype;                         // F32 / BF16 / F16 / mixed, or GGUF types
@@ -35,6 +37,12 @@ class Model {
   // train_seed: run in train mode (dropout active, as HF's from_config twin) with this seed.
   void forward(Backend& be, const std::vector<std::vector<int32_t>>& seqs, TapSink& sink,
                std::optional<uint64_t> train_seed = std::nullopt) const;
+  // One step of incremental decoding: seqs[i] are the next tokens of the sequence in cache slot
+  // slots[i] (a whole prompt after the slot was cleared, one token when decoding); the cache
+  // grows by them. With last_logits_only the logits tap has one row per sequence, its last.
+  void forward_step(Backend& be, const std::vector<std::vector<int32_t>>& seqs,
+                    const std::vector<int64_t>& slots, KVCache& cache, TapSink& sink,
+                    bool last_logits_only = true) const;
 
  private:
   ModelConfig cfg_;

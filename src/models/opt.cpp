@@ -114,7 +114,7 @@ void forward(const ModelConfig& c, const Weights& w, Backend& be, const ForwardI
     Act q = project(be, h, lin("self_attn.q_proj", bias));
     Act k = project(be, h, lin("self_attn.k_proj", bias));
     Act v = project(be, h, lin("self_attn.v_proj", bias));
-    Act a = attend(be, q, k, v, with_attn_dropout(ap, c.dropout.attn, in), nullptr, in.seqs);
+    Act a = attend(be, q, k, v, with_attn_dropout(ap, c.dropout.attn, in), nullptr, in, i);
     Act o = project(be, a, lin("self_attn.out_proj", c.o_bias));
     dropout(be, o, c.dropout.resid, in);
     sink.on_tap(Tap::attn_out, int(i), o, in.seqs);

@@ -1,0 +1,46 @@
+#include "models/kv_cache.h"
+
+#include "core/error.h"
+
+namespace erank {
+
+int64_t layer_window(const ModelConfig& c, int64_t i) {
+  if (!c.sliding.empty()) return c.sliding.at(static_cast<size_t>(i)) ? c.sliding_window : 0;
+  return c.sliding_window;  // Mistral: every layer, or none
+}
+
+namespace {
+// Rows per slot of layer i: the whole context, or the window when that is shorter.
+int64_t layer_cap(const ModelConfig& c, int64_t i, int64_t max_context) {
+  const int64_t w = layer_window(c, i);
+  return w > 0 && w < max_context ? w : max_context;
+}
+}  // namespace
+
+size_t KVCache::bytes_for(const ModelConfig& c, int64_t n_slots, int64_t max_context,
+                          Precision prec) {
+  const size_t elem = prec == Precision::f32 ? sizeof(float) : sizeof(double);
+  size_t rows = 0;
+  for (int64_t i = 0; i < c.n_layers; ++i)
+    rows += static_cast<size_t>(n_slots * layer_cap(c, i, max_context));
+  return 2 * rows * static_cast<size_t>(c.n_kv_heads * c.head_dim) * elem;
+}
+
+KVCache::KVCache(const ModelConfig& c, Backend& be, int64_t n_slots, int64_t max_context)
+    : len_(static_cast<size_t>(n_slots), 0), n_slots_(n_slots), max_context_(max_context) {
+  if (n_slots < 1 || max_context < 1)
+    fail("KV cache: {} slots of {} tokens (both must be at least 1)", n_slots, max_context);
+  const int64_t width = c.n_kv_heads * c.head_dim;
+  for (int64_t i = 0; i < c.n_layers; ++i) {
+    KVLayer l;
+    l.cap = layer_cap(c, i, max_context);
+    l.ring = l.cap < max_context;
+    // Uninitialised: only rows already written are ever read, so untouched pages cost nothing.
+    l.k = be.alloc_uninit(n_slots * l.cap, width);
+    l.v = be.alloc_uninit(n_slots * l.cap, width);
+    layers_.push_back(std::move(l));
+  }
+  bytes_ = bytes_for(c, n_slots, max_context, be.precision());
+}
+
+}  // namespace erank
