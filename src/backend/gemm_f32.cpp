@@ -13,8 +13,10 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <array>
 #include <cstdlib>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "backend/backend.h"
@@ -26,18 +28,20 @@ namespace {
 constexpr int64_t kMr = 14, kNr = 32;  // micro-tile: 28 accumulators of 16 floats
 constexpr int64_t kRowPanels = 24, kColPanels = 8, kKc = 384;
 
-// C[0:rows, 0:32 masked] (+)= A[0:14, 0:kc] (row stride lda) * Bp[0:kc][0:32].
+// C[0:MR, 0:32 masked] (+)= A[0:MR, 0:kc] (row stride lda) * Bp[0:kc][0:32]. One instance per
+// row count, so a tail of rows (a decoding step has one to a few) costs only its own FMAs; every
+// row sums the same sequence whatever MR, so results do not depend on how rows are grouped.
+template <int MR>
 __attribute__((target("avx512f"))) void micro_kernel(int64_t kc, const float* a, int64_t lda,
                                                      const float* bp, float* c, int64_t ldc,
-                                                     int64_t rows, __mmask16 m0, __mmask16 m1,
-                                                     bool acc) {
-  __m512 c0[kMr], c1[kMr];
+                                                     __mmask16 m0, __mmask16 m1, bool acc) {
+  __m512 c0[MR], c1[MR];
 #pragma GCC unroll 14
-  for (int r = 0; r < kMr; ++r) c0[r] = c1[r] = _mm512_setzero_ps();
+  for (int r = 0; r < MR; ++r) c0[r] = c1[r] = _mm512_setzero_ps();
   for (int64_t k = 0; k < kc; ++k) {
     const __m512 b0 = _mm512_loadu_ps(bp), b1 = _mm512_loadu_ps(bp + 16);
 #pragma GCC unroll 14
-    for (int r = 0; r < kMr; ++r) {
+    for (int r = 0; r < MR; ++r) {
       const __m512 av = _mm512_set1_ps(a[r * lda + k]);
       c0[r] = _mm512_fmadd_ps(av, b0, c0[r]);
       c1[r] = _mm512_fmadd_ps(av, b1, c1[r]);
@@ -45,8 +49,7 @@ __attribute__((target("avx512f"))) void micro_kernel(int64_t kc, const float* a,
     bp += kNr;
   }
 #pragma GCC unroll 14
-  for (int r = 0; r < kMr; ++r) {
-    if (r >= rows) break;
+  for (int r = 0; r < MR; ++r) {
     float* cr = c + r * ldc;
     if (acc) {
       c0[r] = _mm512_add_ps(c0[r], _mm512_maskz_loadu_ps(m0, cr));
@@ -56,6 +59,14 @@ __attribute__((target("avx512f"))) void micro_kernel(int64_t kc, const float* a,
     _mm512_mask_storeu_ps(cr + 16, m1, c1[r]);
   }
 }
+
+using Kernel = void (*)(int64_t, const float*, int64_t, const float*, float*, int64_t, __mmask16,
+                        __mmask16, bool);
+template <int... R>
+constexpr std::array<Kernel, sizeof...(R) + 1> kernel_table(std::integer_sequence<int, R...>) {
+  return {nullptr, &micro_kernel<R + 1>...};
+}
+constexpr auto kKernels = kernel_table(std::make_integer_sequence<int, kMr>{});  // [rows]
 
 __mmask16 lane_mask(int64_t n) {
   return n >= 16 ? __mmask16(0xffff) : n <= 0 ? __mmask16(0) : __mmask16((1u << n) - 1);
@@ -92,26 +103,21 @@ __attribute__((target("avx512f"))) void pack_panel(const GemmF32& g, int64_t p, 
 
 // One task: rows [r0, r1) x panels [p0, p1) of C.
 void run_task(const GemmF32& g, const float* bp, int64_t r0, int64_t r1, int64_t p0, int64_t p1,
-              int64_t kc_step, std::vector<float>& tail) {
+              int64_t kc_step) {
   const int64_t full_end = r0 + (r1 - r0) / kMr * kMr, tail_rows = r1 - full_end;
   for (int64_t k0 = 0; k0 < g.K; k0 += kc_step) {
     const int64_t kc = std::min(kc_step, g.K - k0);
     const bool acc = g.accumulate || k0 > 0;
-    if (tail_rows > 0) {  // last rows: a zero-padded copy, so the kernel never reads past A
-      tail.assign(size_t(kMr * kc), 0.0f);
-      for (int64_t i = 0; i < tail_rows; ++i)
-        std::copy_n(g.A + (full_end + i) * g.lda + k0, kc, tail.data() + i * kc);
-    }
     for (int64_t p = p0; p < p1; ++p) {
       const int64_t cn = g.N - p * kNr;
       const __mmask16 m0 = lane_mask(cn), m1 = lane_mask(cn - 16);
       const float* b = bp + p * kNr * g.K + k0 * kNr;
       for (int64_t r = r0; r < full_end; r += kMr)
-        micro_kernel(kc, g.A + r * g.lda + k0, g.lda, b, g.C + r * g.ldc + p * kNr, g.ldc, kMr, m0,
-                     m1, acc);
+        micro_kernel<kMr>(kc, g.A + r * g.lda + k0, g.lda, b, g.C + r * g.ldc + p * kNr, g.ldc, m0,
+                          m1, acc);
       if (tail_rows > 0)
-        micro_kernel(kc, tail.data(), kc, b, g.C + full_end * g.ldc + p * kNr, g.ldc, tail_rows, m0,
-                     m1, acc);
+        kKernels[size_t(tail_rows)](kc, g.A + full_end * g.lda + k0, g.lda, b,
+                                    g.C + full_end * g.ldc + p * kNr, g.ldc, m0, m1, acc);
     }
   }
 }
@@ -126,40 +132,56 @@ bool gemm_f32_available() {
   return ok;
 }
 
+size_t gemm_f32_packed_floats(int64_t N, int64_t K) {
+  return size_t((N + kNr - 1) / kNr * kNr * std::max<int64_t>(K, 1));
+}
+
+void gemm_f32_pack(const GemmF32& g, float* dst, int threads) {
+  const int64_t np = (g.N + kNr - 1) / kNr;
+#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
+  for (int64_t p = 0; p < np; ++p) pack_panel(g, p, dst + p * kNr * g.K);
+}
+
 void gemm_f32(const GemmF32& g, int threads) {
   if (g.M <= 0 || g.N <= 0) return;
   const int64_t np = (g.N + kNr - 1) / kNr;
   const int64_t nkb = std::max<int64_t>(1, (g.K + kKc - 1) / kKc);
   const int64_t kc_step = std::max<int64_t>(1, (g.K + nkb - 1) / nkb);
   // Tasks of about kRowPanels x kColPanels micro-tiles, evened out so that no task is a sliver,
-  // and at least four per thread so that dynamic scheduling balances the cores.
+  // and at least four per thread so that dynamic scheduling balances the cores (for products of
+  // few rows, by narrower column blocks). Task boundaries never change the sums.
   const int64_t mp = (g.M + kMr - 1) / kMr;
   int64_t nrb = (mp + kRowPanels - 1) / kRowPanels, ncb = (np + kColPanels - 1) / kColPanels;
   while (nrb * ncb < 4 * threads && nrb < mp) ++nrb;
+  while (nrb * ncb < 4 * threads && ncb < np) ++ncb;
   const int64_t row_block = (mp + nrb - 1) / nrb * kMr, col_block = (np + ncb - 1) / ncb;
   nrb = (g.M + row_block - 1) / row_block;
   ncb = (np + col_block - 1) / col_block;
-  // Kept per calling thread and grown, never shrunk: a fresh block per call would be page-faulted
-  // (and zeroed by the kernel) every time.
-  thread_local Buffer<float> packed;
-  const size_t need = size_t(np * kNr * std::max<int64_t>(g.K, 1));
-  if (packed.size() < need) packed.resize(need);
-  float* bp = packed.data();
   if (g.K == 0) {  // empty sum
     if (!g.accumulate)
       for (int64_t r = 0; r < g.M; ++r) std::fill_n(g.C + r * g.ldc, g.N, 0.0f);
     return;
   }
+  // Kept per calling thread and grown, never shrunk: a fresh block per call would be page-faulted
+  // (and zeroed by the kernel) every time.
+  thread_local Buffer<float> packed;
+  float* dst = nullptr;  // the calling thread's buffer, taken before the team starts
+  if (!g.packed) {
+    const size_t need = gemm_f32_packed_floats(g.N, g.K);
+    if (packed.size() < need) packed.resize(need);
+    dst = packed.data();
+  }
+  const float* bp = g.packed ? g.packed : dst;
 #pragma omp parallel num_threads(threads) if (threads > 1)
   {
-    std::vector<float> tail;
+    if (dst) {
 #pragma omp for schedule(static)
-    for (int64_t p = 0; p < np; ++p) pack_panel(g, p, bp + p * kNr * g.K);
+      for (int64_t p = 0; p < np; ++p) pack_panel(g, p, dst + p * kNr * g.K);
+    }
 #pragma omp for schedule(dynamic)
     for (int64_t t = 0; t < nrb * ncb; ++t) {
       const int64_t r0 = (t / ncb) * row_block, p0 = (t % ncb) * col_block;
-      run_task(g, bp, r0, std::min(g.M, r0 + row_block), p0, std::min(np, p0 + col_block), kc_step,
-               tail);
+      run_task(g, bp, r0, std::min(g.M, r0 + row_block), p0, std::min(np, p0 + col_block), kc_step);
     }
   }
 }

@@ -4,6 +4,7 @@
 // are bitwise reproducible. AVX-512 kernel; gemm_f32_available() says whether this CPU runs it
 // (elsewhere the backend falls back to OpenBLAS).
 #pragma once
+#include <cstddef>
 #include <cstdint>
 
 namespace erank {
@@ -18,10 +19,15 @@ struct GemmF32 {
   float* C = nullptr;  // [M, N], row stride ldc
   int64_t ldc = 0;
   bool accumulate = false;  // C += A op(B) (a bias written into C first); else C = A op(B)
+  const float* packed = nullptr;  // op(B) already packed by gemm_f32_pack (B is then unused)
 };
 
 bool gemm_f32_available();
 // threads > 1: runs an OpenMP team of that many; 1: runs on the calling thread (inside a task).
 void gemm_f32(const GemmF32& g, int threads);
+// Packing op(B) once for many products (weights in decoding, where a product has few rows and
+// packing per call would read and write the weight twice more). Same results as packing per call.
+size_t gemm_f32_packed_floats(int64_t N, int64_t K);
+void gemm_f32_pack(const GemmF32& g, float* dst, int threads);
 
 }  // namespace erank

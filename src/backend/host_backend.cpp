@@ -148,6 +148,10 @@ class HostBackend final : public Backend {
   static constexpr bool kFast = std::is_same_v<T, float>;
   static constexpr int64_t kRowTile = 256, kColTile = 512;
   static constexpr int64_t kOwnGemmMaxWeights = int64_t(1) << 21;
+  // Products of at most this many rows (decoding steps, LM heads over last rows) always run on
+  // erank's kernel from weights packed once: the same sums for a row whatever else is in the
+  // batch, and a step reads each weight once instead of three times.
+  static constexpr int64_t kDecodeRows = 64;
   // Elementwise and per-row ops run in parallel over rows above this many values; each row is
   // done by one thread, so results do not depend on the thread count.
   static constexpr int64_t kParallelMin = 1 << 15;
@@ -189,6 +193,22 @@ class HostBackend final : public Backend {
       // erank's kernel wins on small weights (SmolLM2's: ~5% over OpenBLAS), OpenBLAS on big
       // ones streamed cold from memory (OPT-1.3B's 16-64 MB matrices: ~10%); measured, not
       // derived. The switch is per shape, so a given layer always sums in the same order.
+      if (gemm_f32_available() && R <= kDecodeRows) {
+        gemm_f32({.M = R,
+                  .N = O,
+                  .K = I,
+                  .A = xi,
+                  .lda = I,
+                  .B = w.values(),
+                  .ldb = I,
+                  .b_nk = true,
+                  .C = yo,
+                  .ldc = O,
+                  .accumulate = bv != nullptr,
+                  .packed = packed_weight(w)},
+                 nt);
+        return;
+      }
       if (gemm_f32_available() && O * I <= kOwnGemmMaxWeights) {
         gemm_f32({.M = R,
                   .N = O,
@@ -646,6 +666,28 @@ class HostBackend final : public Backend {
   }
 
  private:
+  // The weight packed for gemm_f32, made on first use and kept while the weight lives (keyed by
+  // its values and shape; a weight freed and another allocated at the same address with the
+  // same shape would be stale, so entries also hold the first values as a check).
+  const float* packed_weight(const Weight& w) {
+    const float* v = w.values();
+    auto it = packed_.find(v);
+    if (it != packed_.end() && it->second.rows == w.dim(0) && it->second.cols == w.dim(1) &&
+        it->second.first == v[0])
+      return it->second.data.data();
+    Packed p{w.dim(0), w.dim(1), v[0], {}};
+    p.data.resize(gemm_f32_packed_floats(p.rows, p.cols));
+    gemm_f32_pack({.N = p.rows, .K = p.cols, .B = v, .ldb = p.cols, .b_nk = true}, p.data.data(),
+                  nthreads());
+    return (packed_[v] = std::move(p)).data.data();
+  }
+  struct Packed {
+    int64_t rows = 0, cols = 0;
+    float first = 0;
+    Buffer<float> data;
+  };
+  std::map<const float*, Packed> packed_;
+
   // cos and sin of every (row, frequency) angle, [rows, 2 * half]. Every layer rotates with the
   // same positions and frequencies, so the table is built once per forward and reused.
   const std::vector<T>& rope_table(std::span<const double> inv_freq,

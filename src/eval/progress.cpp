@@ -14,8 +14,9 @@ std::string hms(double s) {
 }
 }  // namespace
 
-Progress::Progress(std::string what, int64_t total, bool tty, bool quiet)
+Progress::Progress(std::string what, int64_t total, bool tty, bool quiet, std::string unit)
     : what_(std::move(what)),
+      unit_(std::move(unit)),
       total_(total),
       tty_(tty),
       quiet_(quiet),
@@ -39,8 +40,8 @@ void Progress::update(int64_t done, int64_t tokens) {
   if (tenth != last_logged_ || std::chrono::duration<double>(now - last_line_).count() > 30) {
     last_logged_ = tenth;
     last_line_ = now;
-    fmt::print(stderr, "{}: {}/{} text x model runs, {:.0f} tok/s, elapsed {}, ETA {}\n", what_,
-               done, total_, tps, hms(el), hms(eta));
+    fmt::print(stderr, "{}: {}/{} {}, {:.0f} tok/s, elapsed {}, ETA {}\n", what_, done, total_,
+               unit_, tps, hms(el), hms(eta));
   }
 }
 

@@ -8,12 +8,14 @@ namespace erank {
 
 class Progress {
  public:
-  Progress(std::string what, int64_t total, bool tty, bool quiet = false);
+  // `unit` names what `total` counts in the plain-line form.
+  Progress(std::string what, int64_t total, bool tty, bool quiet = false,
+           std::string unit = "text x model runs");
   void update(int64_t done, int64_t tokens);
   void finish();
 
  private:
-  std::string what_;
+  std::string what_, unit_;
   int64_t total_, last_logged_ = -1;
   bool tty_, quiet_;
   std::chrono::steady_clock::time_point start_, last_line_;

@@ -1,0 +1,90 @@
+// The decode loop: prompts prefilled into a KV cache, then one token per sequence per step, at
+// most `batch` sequences in flight. A finished sequence leaves at once and its slot takes the next
+// prompt (continuous batching). Every step is an ordinary forward, so taps fire while decoding:
+// an observer sink sees each step's rows, and logits processors join the chain.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "generate/logits_processors.h"
+#include "models/model.h"
+#include "models/taps.h"
+
+namespace erank {
+class Tokenizer;
+}
+
+namespace erank::gen {
+
+struct GenOptions {
+  int64_t max_new_tokens = 256;
+  int64_t batch = 1;
+  int64_t max_context = 0;  // tokens per sequence (prompt + generated); 0: fit the longest prompt
+  SamplingParams sampling;
+  std::vector<int32_t> eos;  // ids that end a sequence (kept as its last token)
+  bool ignore_eos = false;
+  std::vector<std::string> stops;  // lm-eval `until`: the completion is cut before the first one
+};
+
+struct GenResult {
+  std::vector<int32_t> tokens;  // generated ids (the EOS that ended it included)
+  std::string completion;       // their text, without a final EOS and cut before a stop string
+  std::string finish;           // "length", "stop" or "eos"
+};
+
+struct GenStats {
+  int64_t prompts = 0, prefill_tokens = 0, decode_tokens = 0, steps = 0;
+  double prefill_s = 0, decode_s = 0;  // forwards over prompt tokens; one-token steps
+};
+
+// The context a run needs: the longest prompt plus max_new_tokens, within the model's positions
+// (what --max-context 0 means).
+int64_t default_context(const ModelConfig& c, const std::vector<std::vector<int32_t>>& prompts,
+                        int64_t max_new_tokens);
+
+// Throws erank::Error for an empty prompt, one that leaves no room in the context, or a context
+// past a model's learned positions.
+void validate_prompts(const ModelConfig& c, const std::vector<std::vector<int32_t>>& prompts,
+                      int64_t context);
+
+class Generator {
+ public:
+  Generator(const Model& m, Backend& be, const Tokenizer& tok, GenOptions opt);
+  // Applied to each sequence's logits before the pick; built from the sampling options, and
+  // open to more processors (DoLa, steering) at its end.
+  LogitsChain& chain() { return chain_; }
+  // Sees every tap of every step (a sink's wants() is asked as usual).
+  void set_observer(TapSink* sink) { observer_ = sink; }
+
+  // Generates for every prompt; on_done(i, result) is called as prompt i finishes (in finishing
+  // order), on_progress(finished, generated tokens) after every step. Throws erank::Error before
+  // any work for an empty prompt or one that leaves no room in the context.
+  void run(const std::vector<std::vector<int32_t>>& prompts,
+           const std::function<void(size_t, GenResult&&)>& on_done,
+           const std::function<void(int64_t, int64_t)>& on_progress = {});
+  const GenStats& stats() const { return stats_; }
+  int64_t context() const { return context_; }
+  size_t cache_bytes() const { return cache_bytes_; }
+
+ private:
+  struct Seq;
+  void step(std::vector<Seq*>& seqs, bool prefill,
+            const std::vector<std::vector<int32_t>>& prompts);
+  bool finished(Seq& s);
+
+  const Model& model_;
+  Backend& be_;
+  const Tokenizer& tok_;
+  GenOptions opt_;
+  LogitsChain chain_;
+  TapSink* observer_ = nullptr;
+  GenStats stats_;
+  int64_t context_ = 0;
+  size_t cache_bytes_ = 0;
+  std::unique_ptr<KVCache> cache_;
+};
+
+}  // namespace erank::gen
