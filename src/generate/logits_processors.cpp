@@ -102,33 +102,59 @@ class TopP final : public LogitsProcessor {
   }
   std::string name() const override { return "TopPLogitsWarper"; }
   // transformers: ascending torch.sort, cumsum of the sorted softmax, drop cum <= 1 - top_p, keep
-  // the largest. Ties at the cut are decided by the sort's order: torch's CPU sort (stable=False)
-  // is libstdc++'s std::sort over (value, index) pairs in index order with its NaN-last compare,
-  // so std::sort here gives the same permutation (checked on tied rows up to V = 49152). The
-  // whole row is sorted, -inf included, because removing entries would change that permutation.
-  // The cumsum is in double stored as float and compared with float(1 - top_p), as torch's CPU
-  // cumsum and comparison with a Python scalar do.
+  // the largest. The cumsum is in double stored as float and compared with float(1 - top_p), as
+  // torch's CPU cumsum and comparison with a Python scalar do.
   void apply(std::span<const int32_t>, std::span<float> logits) const override {
     const size_t V = logits.size();
     if (V < 2) return;
+    // First over the finite entries only (after top-k, 50 of them): -inf adds 0 to every sum and
+    // equal values add the same amounts in any order, so the cut is the same; only which members
+    // of a tied group straddling the cut go is order-dependent, and then cut_in_torch_order
+    // decides.
+    std::vector<std::pair<float, int32_t>> s;
+    s.reserve(V);
+    for (size_t i = 0; i < V; ++i) {
+      if (std::isnan(logits[i])) return cut_in_torch_order(logits);
+      if (logits[i] > kNegInf) s.emplace_back(logits[i], static_cast<int32_t>(i));
+    }
+    if (s.empty()) return;
+    std::sort(s.begin(), s.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    const size_t k = first_kept(s);
+    if (k > 0 && s[k - 1].first == s[k].first) return cut_in_torch_order(logits);
+    for (size_t i = 0; i < k; ++i) logits[static_cast<size_t>(s[i].second)] = kNegInf;
+  }
+
+ private:
+  // Position of the first kept entry of an ascending row (all before it go, the last always stays).
+  size_t first_kept(const std::vector<std::pair<float, int32_t>>& s) const {
+    std::vector<float> sorted(s.size()), p;
+    for (size_t i = 0; i < s.size(); ++i) sorted[i] = s[i].first;
+    softmax_f32(sorted, p);
+    const auto thr = static_cast<float>(1.0 - top_p_);
+    double cum = 0;
+    size_t i = 0;
+    for (; i + 1 < s.size(); ++i) {  // cum only grows: stop at the first kept token
+      cum += p[i];
+      if (!(static_cast<float>(cum) <= thr)) break;
+    }
+    return i;
+  }
+
+  // Ties at the cut go in torch.sort's order: its CPU sort (stable=False) is libstdc++'s std::sort
+  // over (value, index) pairs in index order with a NaN-last compare, so std::sort here gives the
+  // same permutation (checked on tied rows up to V = 49152). The whole row is sorted, -inf
+  // included, because dropping entries would change that permutation. O(V log V).
+  void cut_in_torch_order(std::span<float> logits) const {
+    const size_t V = logits.size();
     std::vector<std::pair<float, int32_t>> s(V);
     for (size_t i = 0; i < V; ++i) s[i] = {logits[i], static_cast<int32_t>(i)};
     std::sort(s.begin(), s.end(), [](const auto& a, const auto& b) {
       return (!std::isnan(a.first) && std::isnan(b.first)) || a.first < b.first;
     });
-    std::vector<float> sorted(V), p;
-    for (size_t i = 0; i < V; ++i) sorted[i] = s[i].first;
-    softmax_f32(sorted, p);
-    const auto thr = static_cast<float>(1.0 - top_p_);
-    double cum = 0;
-    for (size_t i = 0; i + 1 < V; ++i) {  // cum only grows: stop at the first kept token
-      cum += p[i];
-      if (!(static_cast<float>(cum) <= thr)) break;
-      logits[static_cast<size_t>(s[i].second)] = kNegInf;
-    }
+    const size_t k = first_kept(s);
+    for (size_t i = 0; i < k; ++i) logits[static_cast<size_t>(s[i].second)] = kNegInf;
   }
 
- private:
   double top_p_;
 };
 
