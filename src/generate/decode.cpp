@@ -168,9 +168,12 @@ void Generator::run(const std::vector<std::vector<int32_t>>& prompts,
       std::vector<int32_t> text_ids = s->generated;
       if (r.finish == "eos") text_ids.pop_back();
       r.completion = tok_.decode(text_ids);
-      if (r.finish != "stop") {  // a stop string may still show in the complete text
+      if (r.finish != "stop") {  // held-back bytes may complete a stop string at the end
         const size_t cut = s->stop.find(r.completion);
-        if (cut != StopMatcher::npos) s->cut = cut;
+        if (cut != StopMatcher::npos) {
+          s->cut = cut;
+          r.finish = "stop";
+        }
       }
       if (s->cut != StopMatcher::npos) r.completion.resize(s->cut);
       free_slots.push_back(s->slot);

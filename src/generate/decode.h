@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "generate/logits_processors.h"
+#include "models/kv_cache.h"
 #include "models/model.h"
 #include "models/taps.h"
 
