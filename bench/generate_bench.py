@@ -256,6 +256,9 @@ def main():
     ap.add_argument("--skip-erank", action="store_true",
                     help="llama.cpp side only (e.g. while erank generate is missing)")
     ap.add_argument("--skip-llama", action="store_true", help="erank side only")
+    ap.add_argument("--settle", type=float, default=90,
+                    help="wait up to this many seconds for the 1-minute load average to fall "
+                         "below 1 before starting (default 90; 0: don't wait)")
     ap.add_argument("--out", default=str(ROOT / "build/bench-results/generate_bench.json"))
     ap.add_argument("--work", default=str(ROOT / "build/bench-results/generate-work"))
     a = ap.parse_args()
@@ -271,6 +274,12 @@ def main():
             if not (bindir / b).exists():
                 sys.exit(f"{bindir / b} missing: run bench/build_llama_cpp.sh")
 
+    if a.settle > 0:  # let the load of a build just before (generate_bench.sh) decay
+        t = time.perf_counter()
+        while os.getloadavg()[0] > 1.0 and time.perf_counter() - t < a.settle:
+            time.sleep(5)
+        log(f"load average {os.getloadavg()[0]:.2f} after {time.perf_counter() - t:.0f} s "
+            f"of settling")
     t0 = time.perf_counter()
     report = {"date": time.strftime("%Y-%m-%d %H:%M:%S"), "machine": machine(),
               "threads": a.threads, "repeat": a.repeat, "new_tokens": a.new_tokens,
@@ -292,8 +301,8 @@ def main():
         model = ROOT / "models" / f"{short}.gguf"
         res = {"file": str(model), "quant": quant}
         res["gguf_mib"], res["f32_mib"] = weight_sizes(erank, model)
-        log(f"[{short}] llama-bench")
         if not a.skip_llama:
+            log(f"[{short}] llama-bench")
             res["llama_bench"] = llama_bench(bindir, model, a.threads, a.repeat)
         files = {}
         if not a.skip_erank:
