@@ -11,14 +11,18 @@ echo "== format check"
 git ls-files '*.cpp' '*.h' | xargs clang-format --dry-run --Werror
 
 echo "== release build + tests"
-ERANK_BUILD_DIR="$root/build" bash scripts/build.sh -DERANK_BENCH=ON
-(cd build && ctest --output-on-failure -j"$jobs")
+# Options set explicitly: a build/ configured by scripts/run.sh (tests off) must not be reused
+# as it is, and ctest fails when it finds no test instead of passing.
+ERANK_BUILD_DIR="$root/build" bash scripts/build.sh -DERANK_TESTS=ON -DERANK_BENCH=ON \
+  -DERANK_SANITIZE=OFF -DERANK_FUZZ=OFF
+(cd build && ctest --output-on-failure --no-tests=error -j"$jobs")
 
 if [ "${ERANK_QUICK:-0}" != 1 ]; then
   echo "== ASan + UBSan build + tests"
-  ERANK_BUILD_DIR="$root/build-asan" bash scripts/build.sh -DERANK_SANITIZE=ON -DERANK_BENCH=OFF \
-    -DCMAKE_BUILD_TYPE=RelWithDebInfo
-  (cd build-asan && ASAN_OPTIONS=detect_leaks=0 ERANK_SANITIZED=1 ctest --output-on-failure -j"$jobs")
+  ERANK_BUILD_DIR="$root/build-asan" bash scripts/build.sh -DERANK_TESTS=ON -DERANK_SANITIZE=ON \
+    -DERANK_BENCH=OFF -DERANK_FUZZ=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo
+  (cd build-asan && ASAN_OPTIONS=detect_leaks=0 ERANK_SANITIZED=1 \
+    ctest --output-on-failure --no-tests=error -j"$jobs")
 
   echo "== fuzz (bounded)"
   ERANK_BUILD_DIR="$root/build-fuzz" bash scripts/build.sh -DERANK_FUZZ=ON -DERANK_TESTS=OFF \

@@ -74,15 +74,15 @@ std::vector<Input> read_inputs(const Options& o) {
     Input x;
     if (v.is_string()) {
       x.text = v.get<std::string>();
-    } else if (v.is_array() && !v.empty() && v[0].is_number_integer()) {
+    } else if (v.is_array() && o.chat) {  // with --chat a list is a conversation
+      x.messages = v;
+    } else if (v.is_array() && !v.empty()) {
       for (auto& id : v) {
         if (!id.is_number_integer())
-          fail("{}:{}: field '{}' mixes token ids with other values", o.data, line, o.field);
+          fail("{}:{}: field '{}' must hold token ids (integers)", o.data, line, o.field);
         x.ids.push_back(id.get<int32_t>());
       }
       x.has_ids = true;
-    } else if (v.is_array() && o.chat) {
-      x.messages = v;
     } else {
       fail("{}:{}: field '{}' must be a string, a list of token ids{}", o.data, line, o.field,
            o.chat ? " or a list of messages" : "");

@@ -4,6 +4,7 @@
 
 #include "cli/command.h"
 #include "cli/common.h"
+#include "models/kv_cache.h"
 #include "models/model.h"
 
 namespace erank::cli {
@@ -18,9 +19,14 @@ std::string shape_str(const std::vector<int64_t>& s) {
 RunFn setup(CLI::App& app) {
   auto opt = std::make_shared<EngineOptions>();
   auto tensors = std::make_shared<bool>(true);
+  auto ctx = std::make_shared<int64_t>(0);
+  auto batch = std::make_shared<int64_t>(1);
   opt->add(app);
+  app.add_option("--max-context", *ctx,
+                 "KV cache size for sequences of this many tokens (0: the model's positions)");
+  app.add_option("--batch", *batch, "KV cache size for this many sequences")->capture_default_str();
   app.add_flag("!--no-tensors", *tensors, "omit the per-tensor table");
-  return [opt, tensors] {
+  return [opt, tensors, ctx, batch] {
     const ModelSource src = resolve_model_source(opt->model);
     auto m = load_model(src);
     const ModelConfig& c = m->config();
@@ -34,6 +40,14 @@ RunFn setup(CLI::App& app) {
     fmt::print("file dtype:   {}  ({:.1f} MiB of tensor data)\n", m->report().source_dtype,
                m->report().file_bytes / 1048576.0);
     fmt::print("memory:       {:.1f} MiB as f32 weights\n", m->n_params() * 4 / 1048576.0);
+    // What `erank generate --batch B --max-context N` allocates (sliding layers keep a window).
+    const int64_t n_ctx = *ctx > 0 ? *ctx : c.max_positions;
+    const double per_token = double(KVCache::bytes_for(c, 1, 1, Precision::f32));
+    fmt::print(
+        "kv cache:     {:.1f} MiB for {} x {} tokens (f32; {:.1f} KiB per token in "
+        "full-attention layers)\n",
+        double(KVCache::bytes_for(c, *batch, n_ctx, Precision::f32)) / 1048576.0, *batch, n_ctx,
+        per_token / 1024.0);
     fmt::print("config:       {}\n", c.raw.dump());
     if (*tensors) {
       fmt::print("\n{:<56} {:<18} {}\n", "tensor", "shape", "type in file");

@@ -77,13 +77,20 @@ ModelSource resolve_model_source(const std::string& spec_in) {
   const std::string spec = spec_in.empty() ? kDefaultModel : spec_in;
   std::error_code ec;
   if (fs::exists(spec, ec)) return from_path(spec, spec);
+  // An absolute or ./-relative path names one place only; short names and relative paths are
+  // also looked for in the model folders (NAME.gguf unless the name already ends in .gguf).
+  const bool explicit_path = spec.front() == '/' || spec.front() == '.' || spec.front() == '~';
   std::vector<std::string> searched{spec};
-  for (const auto& d : model_search_dirs()) {
-    for (const std::string& cand : {d + "/" + spec + ".gguf", d + "/" + spec}) {
+  for (const auto& d : explicit_path ? std::vector<std::string>{} : model_search_dirs()) {
+    std::vector<std::string> cands{d + "/" + spec};
+    if (fs::path(spec).extension() != ".gguf")
+      cands.insert(cands.begin(), d + "/" + spec + ".gguf");
+    for (const std::string& cand : cands) {
       searched.push_back(cand);
       if (fs::exists(cand, ec)) return from_path(cand, spec);
     }
   }
+  if (explicit_path) fail("model '{}' not found: no such file or folder", spec);
   if (spec.find('/') != std::string::npos && spec.front() != '/' && spec.front() != '.') {
     std::string where;
     const std::string snap = find_in_hf_cache(spec, &where);
