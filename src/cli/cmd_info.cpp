@@ -44,8 +44,8 @@ RunFn setup(CLI::App& app) {
     const int64_t n_ctx = *ctx > 0 ? *ctx : c.max_positions;
     const double per_token = double(KVCache::bytes_for(c, 1, 1, Precision::f32));
     fmt::print(
-        "kv cache:     {:.1f} MiB for {} x {} tokens (f32; {:.1f} KiB per token in "
-        "full-attention layers)\n",
+        "kv cache:     {:.1f} MiB for {} x {} tokens (f32; {:.1f} KiB per token, sliding-window "
+        "layers stop at their window)\n",
         double(KVCache::bytes_for(c, *batch, n_ctx, Precision::f32)) / 1048576.0, *batch, n_ctx,
         per_token / 1024.0);
     fmt::print("config:       {}\n", c.raw.dump());
