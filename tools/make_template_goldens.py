@@ -303,6 +303,11 @@ ENGINE = [
     ("{{ none is none }} {{ 3 is odd }} {{ 4 is even }} {{ 9 is divisibleby 3 }} "
      "{{ 9 is divisibleby(4) }} {{ 'a' is eq 'a' }} {{ 2 is gt 1 }} {{ 2 is lt 1 }} "
      "{{ 2 is in [1, 2] }} {{ x is not none }} {{ raise_exception is callable }}", {"x": 1}),
+    ("{{ none | selectattr('type', 'equalto', 'x') | list }} {{ none | map('upper') | list }}", {}),
+    ("{{ 'a' | safe + '<b>' }} {{ '<' + ('&' | safe) }} {{ ('<' | e) | e }} {{ '<' ~ ('&' | safe) }}"
+     " {% if [] | select %}gen-true{% endif %} {{ [1, 2] | map('string') is sequence }}", {}),
+    ("{{ [1] | select | length }}", {}),
+    ("{{ [1] | map('string') | tojson }}", {}),
     ("{{ 'abc' is lower }} {{ 'ABC' is upper }} {{ x is sameas none }}", {"x": None}),
     # string methods
     ("[{{ s.strip() }}] [{{ s.lstrip() }}] [{{ s.rstrip() }}] [{{ 'xxhixx'.strip('x') }}]",

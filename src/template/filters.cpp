@@ -25,6 +25,13 @@ std::vector<Value> seq(const Value& v, const char* what) {
   return iterate(v, what);
 }
 
+// What jinja2 returns as a generator.
+Value lazy(std::vector<Value> items) {
+  Value v = Value::make_list(std::move(items));
+  v.list->lazy = true;
+  return v;
+}
+
 Value sort_key(const Value& v, bool case_sensitive) {
   if (!case_sensitive && v.is_string()) return Value::str(pystr::lower(v.s));
   return v;
@@ -44,12 +51,13 @@ Value select(Interp& in, const Value& v, Args& a, bool attr, bool keep, const ch
   targs.pos.assign(a.pos.begin() + static_cast<ptrdiff_t>(k), a.pos.end());
   targs.kw = a.kw;
   std::vector<Value> out;
+  if (!v.truthy()) return lazy({});  // jinja2 only iterates a truthy value (None is fine)
   for (auto& item : seq(v, what)) {
     const Value x = attr ? attr_path(item, attr_name) : item;
     const bool r = test_name.empty() ? x.truthy() : in.test(test_name, x, targs);
     if (r == keep) out.push_back(item);
   }
-  return Value::make_list(std::move(out));
+  return lazy(std::move(out));
 }
 
 std::string indent(const std::string& s0, const Value& width, bool first, bool blank) {
@@ -178,13 +186,18 @@ Value Interp::filter(const std::string& name, const Value& v, Args& a) {
     const bool use = v.is_undefined() || (p[1].truthy() && !v.truthy());
     return use ? (p[0].is_undefined() ? Value::str("") : p[0]) : v;
   }
-  if (name == "safe") return v.is_string() ? v : Value::str(to_str(v));
+  if (name == "safe") {  // a Markup string: `+` escapes what is added to it
+    Value r = Value::str(to_str(v));
+    r.markup = true;
+    return r;
+  }
   if (name == "string") return Value::str(to_str(v));
   if (name == "tojson") return tojson(v, a);
   if (name == "length" || name == "count") {
     if (v.is_undefined()) return Value::integer(0);
     if (v.is_string()) return Value::integer(static_cast<int64_t>(pystr::length(v.s)));
-    if (v.is_list()) return Value::integer(static_cast<int64_t>(v.list->items.size()));
+    if (v.is_list() && !v.list->lazy)
+      return Value::integer(static_cast<int64_t>(v.list->items.size()));
     if (v.is_dict() && !v.dict->ns)
       return Value::integer(static_cast<int64_t>(v.dict->items.size()));
     fault("object of type '{}' has no len()", v.type_name());
@@ -295,7 +308,7 @@ Value Interp::filter(const std::string& name, const Value& v, Args& a) {
         out.push_back(x);
       }
     }
-    return Value::make_list(std::move(out));
+    return lazy(std::move(out));
   }
   if (name == "min" || name == "max") {
     auto p = a.bind(name, {"case_sensitive", "attribute"});
@@ -325,29 +338,10 @@ Value Interp::filter(const std::string& name, const Value& v, Args& a) {
     return Value::str(indent(to_str(v), p[0], p[1].truthy(), p[2].truthy()));
   }
   if (name == "escape" || name == "e" || name == "forceescape") {
-    std::string out;
-    for (char c : to_str(v)) {
-      switch (c) {
-        case '&':
-          out += "&amp;";
-          break;
-        case '<':
-          out += "&lt;";
-          break;
-        case '>':
-          out += "&gt;";
-          break;
-        case '"':
-          out += "&#34;";
-          break;
-        case '\'':
-          out += "&#39;";
-          break;
-        default:
-          out += c;
-      }
-    }
-    return Value::str(out);
+    if (v.markup && name != "forceescape") return v;
+    Value r = Value::str(html_escape(to_str(v)));
+    r.markup = true;
+    return r;
   }
   if (name == "center") {
     auto p = a.bind(name, {"width"});
@@ -370,6 +364,7 @@ Value Interp::filter(const std::string& name, const Value& v, Args& a) {
   if (name == "rejectattr") return select(*this, v, a, true, false, "rejectattr");
   if (name == "map") {
     std::vector<Value> out;
+    if (!v.truthy()) return lazy({});  // as select: None maps to nothing
     const Value* attribute = nullptr;
     const Value* def = nullptr;
     for (auto& [k, x] : a.kw) {
@@ -381,7 +376,7 @@ Value Interp::filter(const std::string& name, const Value& v, Args& a) {
         Value r = attr_path(x, to_str(*attribute));
         out.push_back(r.is_undefined() && def ? *def : r);
       }
-      return Value::make_list(std::move(out));
+      return lazy(std::move(out));
     }
     if (a.pos.empty()) fault("map requires a filter argument");
     const std::string f = to_str(a.pos[0]);
@@ -392,7 +387,7 @@ Value Interp::filter(const std::string& name, const Value& v, Args& a) {
       Args copy = fa;
       out.push_back(filter(f, x, copy));
     }
-    return Value::make_list(std::move(out));
+    return lazy(std::move(out));
   }
   if (name == "batch" || name == "slice" || name == "groupby" || name == "format" ||
       name == "truncate" || name == "wordwrap" || name == "urlencode" || name == "urlize" ||
@@ -422,7 +417,8 @@ bool Interp::test(const std::string& name, const Value& v, Args& a) {
   if (name == "iterable")
     return v.is_undefined() || v.is_string() || v.is_list() || (v.is_dict() && !v.dict->ns);
   if (name == "sequence")
-    return v.is_undefined() || v.is_string() || v.is_list() || (v.is_dict() && !v.dict->ns);
+    return v.is_undefined() || v.is_string() || (v.is_list() && !v.list->lazy) ||
+           (v.is_dict() && !v.dict->ns);
   if (name == "callable") return v.type == T::func;
   if (name == "odd" || name == "even") {
     if (!defined_or_fail(v).is_number())

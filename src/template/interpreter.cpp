@@ -36,6 +36,17 @@ Interp::Interp(std::string origin, Value context, Limits limits)
       limits_(limits),
       frame_(std::make_shared<Frame>()) {}
 
+Interp::~Interp() {
+  for (auto& ns : namespaces_) {
+    auto items = std::move(ns->items);  // released here while every namespace is still held
+    ns->items.clear();
+  }
+  for (auto& f : closures_) {
+    auto vars = std::move(f->vars);
+    f->vars.clear();
+  }
+}
+
 std::string Interp::render(const Body& body) {
   std::string out;
   exec(body, out);
@@ -198,6 +209,7 @@ Interp::Flow Interp::exec_for(const Stmt& s, std::string& out) {
 Value Interp::make_macro(const Stmt& s, const std::string& name) {
   const Stmt* def = &s;
   std::shared_ptr<Frame> closure = frame_;
+  closures_.push_back(frame_);
   return Value::function(name, [def, closure, name](Interp& in, Args& args) {
     if (++in.depth_ > in.limits_.max_call_depth) {
       --in.depth_;
@@ -308,6 +320,7 @@ Value Interp::eval_node(const Expr& e) {
           r.push_back(cps[static_cast<size_t>(i)]);
         return Value::str(pystr::encode(r));
       }
+      if (obj.is_list() && obj.list->lazy) return Value::undef("a generator has no slices");
       if (obj.is_list()) {
         std::vector<Value> r;
         const auto& it = obj.list->items;
@@ -405,6 +418,32 @@ Value Interp::eval_node(const Expr& e) {
 }
 
 // --- Python operators ---
+
+std::string html_escape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&#34;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out;
+}
 
 namespace {
 
@@ -509,15 +548,21 @@ Value binary_op(const std::string& op, const Value& a, const Value& b, const Int
   if (op == "+") {
     if (a.is_string() && b.is_string()) {
       in.check_size(a.s.size() + b.s.size());
-      return Value::str(a.s + b.s);
+      if (!a.markup && !b.markup) return Value::str(a.s + b.s);
+      // Markup + str escapes the str (markupsafe), as `"x"|safe + s` does in jinja2
+      Value r =
+          Value::str((a.markup ? a.s : html_escape(a.s)) + (b.markup ? b.s : html_escape(b.s)));
+      r.markup = true;
+      return r;
     }
-    if (a.is_list() && b.is_list() && a.list->tuple == b.list->tuple) {
+    if (a.is_list() && b.is_list() && a.list->tuple == b.list->tuple && !a.list->lazy &&
+        !b.list->lazy) {
       std::vector<Value> r = a.list->items;
       r.insert(r.end(), b.list->items.begin(), b.list->items.end());
       return Value::make_list(std::move(r), a.list->tuple);
     }
     if (a.is_string()) fault("can only concatenate str (not \"{}\") to str", b.type_name());
-    if (a.is_list() && !a.list->tuple)
+    if (a.is_list() && !a.list->tuple && !a.list->lazy)
       fault("can only concatenate list (not \"{}\") to list", b.type_name());
   }
   if (op == "*") {

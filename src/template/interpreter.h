@@ -28,6 +28,10 @@ struct Frame {
 class Interp {
  public:
   Interp(std::string origin, Value context, Limits limits);
+  ~Interp();
+  // Namespaces are the one mutable object, so they can form cycles (ns.a = ns): the interpreter
+  // keeps each one and empties them all when it ends, so nothing leaks or recurses on release.
+  void adopt(const Value& ns) { namespaces_.push_back(ns.dict); }
   std::string render(const Body& body);
 
   // Calls a callable value (macro, builtin, bound method); the filters use it for map().
@@ -54,6 +58,9 @@ class Interp {
   Value context_;
   Limits limits_;
   std::shared_ptr<Frame> frame_;
+  std::vector<std::shared_ptr<DictObj>> namespaces_;
+  std::vector<std::shared_ptr<Frame>> closures_;  // scopes macros close over (a frame holds its
+                                                  // macro, which holds the frame: emptied at end)
   int depth_ = 0;
   int64_t steps_ = 0;
   friend struct FrameGuard;
@@ -62,6 +69,7 @@ class Interp {
 // Python operators (interpreter.cpp).
 Value binary_op(const std::string& op, const Value& a, const Value& b, const Interp& in);
 bool contains(const Value& container, const Value& item);
+std::string html_escape(const std::string& s);              // markupsafe.escape
 Value get_attr(const Value& obj, const std::string& name);  // methods.cpp
 Value get_item(const Value& obj, const Value& key);         // methods.cpp
 Value global(const std::string& name);                      // methods.cpp

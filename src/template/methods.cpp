@@ -322,6 +322,8 @@ Value get_attr(const Value& obj, const std::string& name) {
 
 Value get_item(const Value& obj, const Value& key) {
   if (obj.is_undefined()) undefined_error(obj);
+  if (obj.is_list() && obj.list->lazy)
+    return Value::undef("'generator' object is not subscriptable");
   if ((obj.is_list() || obj.is_string()) && key.is_int()) return index_seq(obj, key.as_int());
   if (obj.is_dict() && !obj.dict->ns) {
     if (const Value* v = obj.dict->find(key)) return *v;
@@ -376,13 +378,15 @@ Value global(const std::string& name) {
       return Value::str(std::string(buf, n));
     });
   if (name == "namespace")
-    return Value::function(name, [](Interp&, Args& a) {
+    return Value::function(name, [](Interp& in, Args& a) {
       auto items = mapping_args(a, "namespace");
       for (auto& kv : items)
         if (kv.first.is_string() && !kv.first.s.empty() && kv.first.s[0] == '_')
           fault("chat templates cannot store underscore-prefixed attributes on a namespace ('{}')",
                 kv.first.s);
-      return Value::make_dict(std::move(items), true);
+      Value ns = Value::make_dict(std::move(items), true);
+      in.adopt(ns);
+      return ns;
     });
   if (name == "dict")
     return Value::function(

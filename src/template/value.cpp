@@ -8,9 +8,20 @@
 
 namespace erank::tmpl {
 
+namespace {
+int child_depth(const Value& v) {
+  if (v.is_list()) return v.list->depth;
+  if (v.is_dict()) return v.dict->ns ? 1 : v.dict->depth;
+  return 0;
+}
+}  // namespace
+
 Value Value::make_list(std::vector<Value> items, bool tuple) {
   Value v = of(Type::list);
-  v.list = std::make_shared<ListObj>(ListObj{std::move(items), tuple});
+  int depth = 1;
+  for (auto& x : items) depth = std::max(depth, 1 + child_depth(x));
+  if (depth > kMaxValueDepth) fault("value nested too deeply (over {} levels)", kMaxValueDepth);
+  v.list = std::make_shared<ListObj>(ListObj{std::move(items), tuple, depth});
   return v;
 }
 
@@ -18,7 +29,12 @@ Value Value::make_dict(std::vector<std::pair<Value, Value>> items, bool ns) {
   Value v = of(Type::dict);
   v.dict = std::make_shared<DictObj>();
   v.dict->ns = ns;
-  for (auto& [k, x] : items) v.dict->set(k, std::move(x));  // later duplicates win, as Python
+  for (auto& [k, x] : items) {
+    v.dict->depth = std::max(v.dict->depth, 1 + std::max(child_depth(k), child_depth(x)));
+    v.dict->set(k, std::move(x));  // later duplicates win, as Python
+  }
+  if (v.dict->depth > kMaxValueDepth)
+    fault("value nested too deeply (over {} levels)", kMaxValueDepth);
   return v;
 }
 
@@ -46,7 +62,7 @@ bool Value::truthy() const {
     case Type::string:
       return !s.empty();
     case Type::list:
-      return !list->items.empty();
+      return list->lazy || !list->items.empty();
     case Type::dict:
       return dict->ns || !dict->items.empty();
     case Type::func:
@@ -70,7 +86,7 @@ std::string Value::type_name() const {
     case Type::string:
       return "str";
     case Type::list:
-      return list->tuple ? "tuple" : "list";
+      return list->lazy ? "generator" : (list->tuple ? "tuple" : "list");
     case Type::dict:
       return dict->ns ? "Namespace" : "dict";
     case Type::func:
@@ -131,6 +147,7 @@ bool equal(const Value& a, const Value& b) {
       return a.s == b.s;
     case T::list: {
       if (a.list == b.list) return true;
+      if (a.list->lazy || b.list->lazy) return false;
       if (a.list->tuple != b.list->tuple || a.list->items.size() != b.list->items.size())
         return false;
       for (size_t i = 0; i < a.list->items.size(); ++i)
@@ -257,6 +274,7 @@ std::string repr_at(const Value& v, int depth) {
     case T::string:
       return repr_str(v.s);
     case T::list: {
+      if (v.list->lazy) return "<generator object>";
       const auto& it = v.list->items;
       std::string out = v.list->tuple ? "(" : "[";
       for (size_t i = 0; i < it.size(); ++i) out += (i ? ", " : "") + repr(it[i]);
@@ -454,6 +472,7 @@ void dump(std::string& out, const Value& v, const JsonStyle& st, int depth) {
       json_str(out, v.s, st.ensure_ascii);
       return;
     case T::list: {
+      if (v.list->lazy) break;
       const auto& it = v.list->items;
       if (it.empty()) {
         out += "[]";

@@ -42,6 +42,7 @@ struct Value {
   int64_t i = 0;
   double f = 0;
   std::string s;  // string payload, or for undefined: why (the hint jinja2 gives when misused)
+  bool markup = false;  // a string marked safe (markupsafe.Markup): `+` escapes the other side
   std::shared_ptr<ListObj> list;
   std::shared_ptr<DictObj> dict;
   std::shared_ptr<FuncObj> func;
@@ -99,13 +100,21 @@ struct Value {
   }
 };
 
+// `depth` (nesting of lists and dicts, a namespace counting 1) is bounded so that comparing,
+// printing and destroying a value never recurses without limit.
+constexpr int kMaxValueDepth = 1000;
 struct ListObj {
   std::vector<Value> items;
   bool tuple = false;
+  int depth = 1;
+  // A generator in jinja2 (select, map, unique, ...): always true, no len(), not JSON. (Unlike
+  // Python's, it can be iterated more than once.)
+  bool lazy = false;
 };
 struct DictObj {
   std::vector<std::pair<Value, Value>> items;  // insertion order, keys unique by Python equality
   bool ns = false;                             // a namespace(): attributes, assignable
+  int depth = 1;
   const Value* find(const Value& key) const;
   const Value* find(std::string_view key) const;
   void set(const Value& key, Value v);
