@@ -120,10 +120,19 @@ TEST_P(GreedyParity, EqualsTransformers) {
       "%s: %d of %zu prompts token for token, %d diverged after a near-tie, %d steps equal\n",
       name.c_str(), exact, cases.size(), diverged, steps);
 
-  const auto single = run(*model, *tok, prompts, eos, 1);
+  // One prompt at a time, for the first two prompts of each kind (batch 1 decodes ~8x slower;
+  // ERANK_FULL_PARITY=1: all of them).
+  const bool all = std::getenv("ERANK_FULL_PARITY") != nullptr;
+  std::vector<size_t> subset;
+  std::map<std::string, int> taken;
   for (size_t i = 0; i < cases.size(); ++i)
-    EXPECT_EQ(single.at(i).tokens, batched.at(i).tokens)
-        << cases[i]["name"] << ": batch 1 vs batched";
+    if (all || taken[cases[i]["kind"].get<std::string>()]++ < 2) subset.push_back(i);
+  std::vector<std::vector<int32_t>> sub_prompts;
+  for (size_t i : subset) sub_prompts.push_back(prompts[i]);
+  const auto single = run(*model, *tok, sub_prompts, eos, 1);
+  for (size_t j = 0; j < subset.size(); ++j)
+    EXPECT_EQ(single.at(j).tokens, batched.at(subset[j]).tokens)
+        << cases[subset[j]]["name"] << ": batch 1 vs batched";
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, GreedyParity, ::testing::Values("smollm2-135m", "gemma3-270m"));
