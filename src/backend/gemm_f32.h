@@ -18,7 +18,7 @@ struct GemmF32 {
   bool b_nk = true;
   float* C = nullptr;  // [M, N], row stride ldc
   int64_t ldc = 0;
-  bool accumulate = false;  // C += A op(B) (a bias written into C first); else C = A op(B)
+  bool accumulate = false;        // C += A op(B) (a bias written into C first); else C = A op(B)
   const float* packed = nullptr;  // op(B) already packed by gemm_f32_pack (B is then unused)
 };
 
