@@ -452,23 +452,7 @@ class HostBackend final : public Backend {
           T* row = S.data() + (i - i0) * nk;  // row[j - jl] for j in [jl, i1)
           const int64_t j0 =
               p.sliding_window > 0 ? std::max<int64_t>(0, i - p.sliding_window + 1) : 0;
-          if (p.softcap > 0)
-            for (int64_t j = j0; j <= i; ++j)
-              row[j - jl] = static_cast<T>(p.softcap * std::tanh(row[j - jl] / p.softcap));
-          std::fill(row, row + (j0 - jl), T(0));
-          std::fill(row + (i + 1 - jl), row + nk, T(0));
-          if constexpr (kFast) {
-            vec_softmax(row + (j0 - jl), i - j0 + 1);
-          } else {
-            T mx = -std::numeric_limits<T>::infinity();
-            for (int64_t j = j0; j <= i; ++j) mx = std::max(mx, row[j - jl]);
-            T sum = 0;
-            for (int64_t j = j0; j <= i; ++j) {
-              row[j - jl] = std::exp(row[j - jl] - mx);
-              sum += row[j - jl];
-            }
-            for (int64_t j = j0; j <= i; ++j) row[j - jl] /= sum;
-          }
+          mask_softmax(row + (j0 - jl), j0 - jl, i - j0 + 1, nk, p.softcap);
           if (p.dropout > 0) {
             const uint64_t base = static_cast<uint64_t>(((b * H + h) * n + i) * n);
             for (int64_t j = j0; j <= i; ++j)
@@ -582,23 +566,7 @@ class HostBackend final : public Backend {
         for (int64_t i = i0; i < i1; ++i) {
           const int64_t P = past + i, j0 = w > 0 ? std::max<int64_t>(0, P - w + 1) : 0;
           T* r = S.data() + (i - i0) * nk;  // r[j - jl]
-          if (p.softcap > 0)
-            for (int64_t j = j0; j <= P; ++j)
-              r[j - jl] = static_cast<T>(p.softcap * std::tanh(r[j - jl] / p.softcap));
-          std::fill(r, r + (j0 - jl), T(0));
-          std::fill(r + (P + 1 - jl), r + nk, T(0));
-          if constexpr (kFast) {
-            vec_softmax(r + (j0 - jl), P - j0 + 1);
-          } else {
-            T mx = -std::numeric_limits<T>::infinity();
-            for (int64_t j = j0; j <= P; ++j) mx = std::max(mx, r[j - jl]);
-            T sum = 0;
-            for (int64_t j = j0; j <= P; ++j) {
-              r[j - jl] = std::exp(r[j - jl] - mx);
-              sum += r[j - jl];
-            }
-            for (int64_t j = j0; j <= P; ++j) r[j - jl] /= sum;
-          }
+          mask_softmax(r + (j0 - jl), j0 - jl, P - j0 + 1, nk, p.softcap);
         }
         if constexpr (kFast) {
           for (size_t pi = 0; pi < pieces.size(); ++pi) {
@@ -666,6 +634,27 @@ class HostBackend final : public Backend {
   }
 
  private:
+  // One score row of a query: its `n` visible scores start at v, `lead` masked ones lie before
+  // them and the rest of the `width` after; soft-cap and softmax the visible, zero the masked.
+  static void mask_softmax(T* v, int64_t lead, int64_t n, int64_t width, double cap) {
+    if (cap > 0)
+      for (int64_t j = 0; j < n; ++j) v[j] = static_cast<T>(cap * std::tanh(v[j] / cap));
+    std::fill(v - lead, v, T(0));
+    std::fill(v + n, v - lead + width, T(0));
+    if constexpr (kFast) {
+      vec_softmax(v, n);
+    } else {
+      T mx = -std::numeric_limits<T>::infinity();
+      for (int64_t j = 0; j < n; ++j) mx = std::max(mx, v[j]);
+      T sum = 0;
+      for (int64_t j = 0; j < n; ++j) {
+        v[j] = std::exp(v[j] - mx);
+        sum += v[j];
+      }
+      for (int64_t j = 0; j < n; ++j) v[j] /= sum;
+    }
+  }
+
   // The weight packed for gemm_f32, made on first use and kept while the weight lives (keyed by
   // its values and shape; a weight freed and another allocated at the same address with the
   // same shape would be stale, so entries also hold the first values as a check).
