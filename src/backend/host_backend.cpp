@@ -405,16 +405,7 @@ class HostBackend final : public Backend {
     const T* V = data<T>(v);
     T* O = data<T>(out);
     const int64_t qs = H * hd, ks = Hkv * hd;
-    // One task per (sequence, head), each with its own score matrix; BLAS calls inside are
-    // single-threaded. Longest sequences first so the last tasks are small.
-    std::vector<std::pair<int64_t, int64_t>> tasks;
-    for (int64_t s = 0; s < seqs.n_seq(); ++s)
-      if (seqs.offsets[s + 1] > seqs.offsets[s])
-        for (int64_t h = 0; h < H; ++h) tasks.push_back({s, h});
-    std::stable_sort(tasks.begin(), tasks.end(), [&](auto& x, auto& y) {
-      return seqs.offsets[x.first + 1] - seqs.offsets[x.first] >
-             seqs.offsets[y.first + 1] - seqs.offsets[y.first];
-    });
+    const auto tasks = seq_head_tasks(seqs, H);
     const int64_t n_tasks = static_cast<int64_t>(tasks.size());
 #pragma omp parallel for schedule(dynamic) num_threads(nthreads()) if (kFast && n_tasks > 1)
     for (int64_t t = 0; t < n_tasks; ++t) {
@@ -510,14 +501,7 @@ class HostBackend final : public Backend {
     T* CK = data<T>(cache.k);
     T* CV = data<T>(cache.v);
     T* O = data<T>(out);
-    std::vector<std::pair<int64_t, int64_t>> tasks;
-    for (int64_t s = 0; s < n_seq; ++s)
-      if (seqs.offsets[s + 1] > seqs.offsets[s])
-        for (int64_t h = 0; h < H; ++h) tasks.push_back({s, h});
-    std::stable_sort(tasks.begin(), tasks.end(), [&](auto& x, auto& y) {
-      return seqs.offsets[x.first + 1] - seqs.offsets[x.first] >
-             seqs.offsets[y.first + 1] - seqs.offsets[y.first];
-    });
+    const auto tasks = seq_head_tasks(seqs, H);
     const int64_t n_tasks = static_cast<int64_t>(tasks.size());
 #pragma omp parallel for schedule(dynamic) num_threads(nthreads()) if (kFast && n_tasks > 1)
     for (int64_t t = 0; t < n_tasks; ++t) {
@@ -634,6 +618,20 @@ class HostBackend final : public Backend {
   }
 
  private:
+  // Attention work: one task per (sequence, head), each with its own score matrix; BLAS calls
+  // inside are single-threaded. Longest sequences first so the last tasks are small.
+  static std::vector<std::pair<int64_t, int64_t>> seq_head_tasks(const SeqLayout& seqs, int64_t H) {
+    std::vector<std::pair<int64_t, int64_t>> tasks;
+    for (int64_t s = 0; s < seqs.n_seq(); ++s)
+      if (seqs.offsets[s + 1] > seqs.offsets[s])
+        for (int64_t h = 0; h < H; ++h) tasks.push_back({s, h});
+    std::stable_sort(tasks.begin(), tasks.end(), [&](auto& x, auto& y) {
+      return seqs.offsets[x.first + 1] - seqs.offsets[x.first] >
+             seqs.offsets[y.first + 1] - seqs.offsets[y.first];
+    });
+    return tasks;
+  }
+
   // One score row of a query: its `n` visible scores start at v, `lead` masked ones lie before
   // them and the rest of the `width` after; soft-cap and softmax the visible, zero the masked.
   static void mask_softmax(T* v, int64_t lead, int64_t n, int64_t width, double cap) {
