@@ -193,7 +193,9 @@ class HostBackend final : public Backend {
       // erank's kernel wins on small weights (SmolLM2's: ~5% over OpenBLAS), OpenBLAS on big
       // ones streamed cold from memory (OPT-1.3B's 16-64 MB matrices: ~10%); measured, not
       // derived. The switch is per shape, so a given layer always sums in the same order.
-      if (gemm_f32_available() && R <= kDecodeRows) {
+      // Few rows (decoding): always erank's kernel, from the weight packed once.
+      const bool few_rows = R <= kDecodeRows;
+      if (gemm_f32_available() && (few_rows || O * I <= kOwnGemmMaxWeights)) {
         gemm_f32({.M = R,
                   .N = O,
                   .K = I,
@@ -205,22 +207,7 @@ class HostBackend final : public Backend {
                   .C = yo,
                   .ldc = O,
                   .accumulate = bv != nullptr,
-                  .packed = packed_weight(w)},
-                 nt);
-        return;
-      }
-      if (gemm_f32_available() && O * I <= kOwnGemmMaxWeights) {
-        gemm_f32({.M = R,
-                  .N = O,
-                  .K = I,
-                  .A = xi,
-                  .lda = I,
-                  .B = w.values(),
-                  .ldb = I,
-                  .b_nk = true,
-                  .C = yo,
-                  .ldc = O,
-                  .accumulate = bv != nullptr},
+                  .packed = few_rows ? packed_weight(w) : nullptr},
                  nt);
         return;
       }

@@ -144,10 +144,16 @@ int run(const Options& o, const CLI::App& app) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t_load).count();
   auto be = o.engine.make();
 
+  // The context is fixed here (0: fit the longest prompt), so that bad options and prompts fail
+  // before anything is printed or run: the Generator checks the options, then the prompts.
+  const int64_t ctx = o.max_context != 0
+                          ? o.max_context
+                          : gen::default_context(model->config(), ids, o.max_new_tokens);
+
   gen::GenOptions g;
   g.max_new_tokens = o.max_new_tokens;
   g.batch = o.batch;
-  g.max_context = o.max_context;
+  g.max_context = ctx;
   g.ignore_eos = o.ignore_eos;
   g.stops = o.stops;
   g.eos = o.eos.empty() ? gen::default_eos_ids(src, model->config(), *tok) : o.eos;
@@ -165,11 +171,8 @@ int run(const Options& o, const CLI::App& app) {
   g.sampling.repetition_penalty = o.repetition_penalty;
   g.sampling.seed = o.seed;
   gen::Generator gen(*model, *be, *tok, g);
-
-  const int64_t ctx = o.max_context > 0
-                          ? o.max_context
-                          : gen::default_context(model->config(), ids, o.max_new_tokens);
   gen::validate_prompts(model->config(), ids, ctx);
+
   const int64_t slots = std::min<int64_t>(o.batch, static_cast<int64_t>(ids.size()));
   std::string eos_list;
   for (int32_t id : g.eos) eos_list += (eos_list.empty() ? "" : ",") + std::to_string(id);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <deque>
+#include <span>
 
 #include "core/error.h"
 #include "generate/sampler.h"
@@ -122,11 +123,10 @@ void Generator::step(std::vector<Seq*>& seqs, bool prefill,
   const auto t0 = std::chrono::steady_clock::now();
   StepSink sink(observer_);
   model_.forward_step(be_, feed, slots, *cache_, sink, true);
-  std::vector<float> row(static_cast<size_t>(sink.logits.cols));
+  const size_t V = static_cast<size_t>(sink.logits.cols);
   for (size_t i = 0; i < seqs.size(); ++i) {
     Seq& s = *seqs[i];
-    std::copy_n(sink.logits.v.begin() + static_cast<std::ptrdiff_t>(i * row.size()), row.size(),
-                row.begin());
+    const std::span<float> row(sink.logits.v.data() + i * V, V);  // processed in place
     chain_.apply(s.ids, row);
     s.pending = pick_token(row, opt_.sampling.do_sample, s.rng);
   }
