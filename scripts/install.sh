@@ -6,7 +6,7 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 
-apt_pkgs=(cmake g++ make pkg-config libopenblas-dev liblapacke-dev nlohmann-json3-dev libcli11-dev
+apt_pkgs=(cmake g++ make pkg-config libopenblas-dev liblapacke-dev nlohmann-json3-dev libcli11-dev libyaml-cpp-dev
   libfmt-dev libutf8proc-dev libpcre2-dev libgtest-dev libbenchmark-dev clang-14 libclang-rt-14-dev
   clang-format python3 python3-venv)
 missing=()
