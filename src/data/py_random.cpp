@@ -97,9 +97,21 @@ double PyRandom::random() {
 }
 
 std::vector<int64_t> python_random_sample(int64_t n, int64_t k, uint64_t seed) {
+  PyRandom rng(seed);
+  return random_sample(rng, n, k);
+}
+
+void random_shuffle(PyRandom& rng, std::vector<int64_t>& x) {
+  // Lib/random.py shuffle: for i in reversed(range(1, len(x))): j = _randbelow(i + 1); swap.
+  for (size_t i = x.size(); i-- > 1;) {
+    const size_t j = static_cast<size_t>(rng.randbelow(static_cast<uint64_t>(i + 1)));
+    std::swap(x[i], x[j]);
+  }
+}
+
+std::vector<int64_t> random_sample(PyRandom& rng, int64_t n, int64_t k) {
   if (n < 0 || k < 0 || k > n)
     fail("cannot sample {} of {} items: sample larger than population or is negative", k, n);
-  PyRandom rng(seed);
   std::vector<int64_t> result(static_cast<size_t>(k));
   // Lib/random.py: setsize = 21 (+ 4 ** ceil(log(3k, 4)) when k > 5); a pool list when n <=
   // setsize.

@@ -30,5 +30,10 @@ class PyRandom {
 // random.seed(seed); random.sample(range(n), k): k distinct indices in draw order.
 // Throws erank::Error when k < 0 or k > n (Python raises ValueError).
 std::vector<int64_t> python_random_sample(int64_t n, int64_t k, uint64_t seed);
+// rng.sample(range(n), k) continuing rng's stream (lm-eval's few-shot sampler draws from one
+// Random(1234) per task, document after document).
+std::vector<int64_t> random_sample(PyRandom& rng, int64_t n, int64_t k);
+// rng.shuffle(x) in place.
+void random_shuffle(PyRandom& rng, std::vector<int64_t>& x);
 
 }  // namespace erank

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "template/interpreter.h"
+#include "template/pyre.h"
 #include "template/pystr.h"
 
 namespace erank::tmpl {
@@ -192,6 +193,11 @@ Value Interp::filter(const std::string& name, const Value& v, Args& a) {
     return r;
   }
   if (name == "string") return Value::str(to_str(v));
+  if (name == "regex_replace") {  // lm-eval's filter: re.sub(pattern, repl, s, count)
+    auto p = a.bind(name, {"pattern", "repl", "count"});
+    const int64_t count = p[2].is_undefined() ? 0 : p[2].as_int();
+    return Value::str(py_re_sub(to_str(p[0]), to_str(p[1]), to_str(v), count));
+  }
   if (name == "tojson") return tojson(v, a);
   if (name == "length" || name == "count") {
     if (v.is_undefined()) return Value::integer(0);

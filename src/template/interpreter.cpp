@@ -103,9 +103,12 @@ Interp::Flow Interp::exec_stmt(const Stmt& s, std::string& out) {
       case Stmt::Kind::text:
         out += s.text;
         break;
-      case Stmt::Kind::print:
-        out += to_str(eval(*s.expr));
+      case Stmt::Kind::print: {
+        Value v = eval(*s.expr);
+        if (limits_.strict_undefined && v.is_undefined()) undefined_error(v);
+        out += to_str(v);
         break;
+      }
       case Stmt::Kind::if_:
         for (size_t i = 0; i < s.bodies.size(); ++i)
           if (i >= s.conds.size() || eval(*s.conds[i]).truthy()) return exec(s.bodies[i], out);

@@ -16,6 +16,7 @@ struct Limits {
   size_t max_output = size_t{1} << 30;  // bytes of any one rendered string
   int max_call_depth = 200;             // macro recursion
   int64_t max_steps = 0;                // evaluated nodes, 0 = unlimited (the fuzzer bounds it)
+  bool strict_undefined = false;        // printing an undefined value fails (StrictUndefined)
 };
 
 struct Frame {

@@ -418,8 +418,8 @@ class Lexer {
   std::vector<Token> out_;
 };
 
-// "\r\n" and "\r" become "\n"; one trailing newline is dropped (keep_trailing_newline=False).
-std::string normalise(std::string_view src) {
+// "\r\n" and "\r" become "\n"; one trailing newline is dropped unless keep_trailing_newline.
+std::string normalise(std::string_view src, bool keep_trailing_newline) {
   std::string s;
   s.reserve(src.size());
   for (size_t i = 0; i < src.size(); ++i) {
@@ -430,14 +430,14 @@ std::string normalise(std::string_view src) {
       s += src[i];
     }
   }
-  if (!s.empty() && s.back() == '\n') s.pop_back();
+  if (!keep_trailing_newline && !s.empty() && s.back() == '\n') s.pop_back();
   return s;
 }
 
 }  // namespace
 
 std::vector<Token> lex(std::string_view source, const std::string& origin, LexOptions opt) {
-  return Lexer(normalise(source), origin, opt).run();
+  return Lexer(normalise(source, opt.keep_trailing_newline), origin, opt).run();
 }
 
 }  // namespace erank::tmpl

@@ -33,6 +33,7 @@ struct Token {
 
 struct LexOptions {
   bool trim_blocks = true, lstrip_blocks = true;
+  bool keep_trailing_newline = false;
 };
 
 // Throws erank::Error "<origin>:<line>: ..." on a lexical error.

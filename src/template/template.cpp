@@ -6,15 +6,20 @@
 
 namespace erank {
 
-Template::Template(std::string_view source, std::string origin)
+Template::Template(std::string_view source, std::string origin, TemplateOptions opt)
     : origin_(std::move(origin)),
-      body_(std::make_unique<tmpl::Body>(tmpl::parse(tmpl::lex(source, origin_), origin_))) {}
+      strict_undefined_(opt.strict_undefined),
+      body_(std::make_unique<tmpl::Body>(tmpl::parse(
+          tmpl::lex(source, origin_,
+                    {opt.trim_blocks, opt.lstrip_blocks, opt.keep_trailing_newline}),
+          origin_))) {}
 
 Template::~Template() = default;
 Template::Template(Template&&) noexcept = default;
 
 std::string Template::render(const tmpl::Value& vars, tmpl::Limits limits) const {
   if (!vars.is_dict()) fail("{}: template variables must be a JSON object", origin_);
+  limits.strict_undefined = limits.strict_undefined || strict_undefined_;
   tmpl::Interp in(origin_, vars, limits);
   try {
     return in.render(*body_);

@@ -11,10 +11,19 @@
 
 namespace erank {
 
+// The jinja2 Environment settings that differ between users: chat templates (transformers:
+// trim_blocks, lstrip_blocks) and task prompts (lm-eval: neither, keep_trailing_newline,
+// StrictUndefined).
+struct TemplateOptions {
+  bool trim_blocks = true, lstrip_blocks = true, keep_trailing_newline = false;
+  bool strict_undefined = false;
+  static TemplateOptions lm_eval() { return {false, false, true, true}; }
+};
+
 class Template {
  public:
   // Parses `source`; `origin` (a file name or "model M") names the template in every error.
-  Template(std::string_view source, std::string origin);
+  Template(std::string_view source, std::string origin, TemplateOptions opt = {});
   ~Template();
   Template(Template&&) noexcept;
 
@@ -28,6 +37,7 @@ class Template {
 
  private:
   std::string origin_;
+  bool strict_undefined_ = false;
   std::unique_ptr<tmpl::Body> body_;
 };
 
