@@ -6,7 +6,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${ERANK_VENV:-$ROOT/.venv}"
 # accelerate: transformers refuses to load GGUF files without it (tools/make_real_model_refs.py).
-PKGS=(torch transformers tokenizers safetensors gguf numpy sentencepiece protobuf accelerate tiktoken)
+PKGS=(torch transformers tokenizers safetensors gguf numpy sentencepiece protobuf accelerate tiktoken "lm-eval==0.4.13" datasets pyarrow)
 
 if [[ ! -x "$VENV/bin/python" ]]; then
   python3 -m venv "$VENV"
@@ -15,7 +15,7 @@ fi
 if "$VENV/bin/python" - <<'PY' 2>/dev/null; then
 import importlib
 for m in ["torch", "transformers", "tokenizers", "safetensors", "gguf", "numpy", "sentencepiece",
-          "google.protobuf", "accelerate"]:
+          "google.protobuf", "accelerate", "lm_eval", "datasets", "pyarrow"]:
     importlib.import_module(m)
 PY
   echo "venv ready: $VENV"
