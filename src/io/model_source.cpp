@@ -21,10 +21,6 @@ std::vector<std::string> model_search_dirs() {
   return dirs;
 }
 
-namespace {
-
-// HF cache root as huggingface_hub computes it: HF_HUB_CACHE, else HF_HOME/hub, else
-// XDG_CACHE_HOME/huggingface/hub, else ~/.cache/huggingface/hub.
 std::string hf_hub_cache() {
   if (const char* c = std::getenv("HF_HUB_CACHE"); c && *c) return c;
   if (const char* c = std::getenv("HUGGINGFACE_HUB_CACHE"); c && *c) return c;
@@ -34,6 +30,8 @@ std::string hf_hub_cache() {
   const char* home = std::getenv("HOME");
   return std::string(home ? home : "") + "/.cache/huggingface/hub";
 }
+
+namespace {
 
 // models--ORG--NAME/snapshots/<rev>, rev from refs/main when present (as from_pretrained does),
 // else the only snapshot.

@@ -20,6 +20,10 @@ inline constexpr const char* kDefaultModel = "smollm2-135m";
 // Throws erank::Error listing the places searched when nothing matches.
 ModelSource resolve_model_source(const std::string& spec);
 
+// HF hub cache root as huggingface_hub computes it: HF_HUB_CACHE, else HF_HOME/hub, else
+// XDG_CACHE_HOME/huggingface/hub, else ~/.cache/huggingface/hub (models--* and datasets--*).
+std::string hf_hub_cache();
+
 // Folders searched for short names: $ERANK_MODELS, then <source dir>/models.
 std::vector<std::string> model_search_dirs();
 
