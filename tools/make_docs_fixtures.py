@@ -286,6 +286,14 @@ def main():
     raw = open(os.path.join(OUT, "types_stream.arrow"), "rb").read()
     write(os.path.join("bad", "truncated.arrow"), raw[: len(raw) * 2 // 3], "wb")
     write(os.path.join("bad", "garbage.arrow"), b"not an arrow stream at all\n" * 4, "wb")
+    # A column name that is not UTF-8 (Arrow does not validate names): "namé" with é's lead
+    # byte replaced by 0xFF in the schema.
+    sink = pa.BufferOutputStream()
+    with ipc.new_stream(sink, pa.schema([("nam\u00e9", pa.int64())])) as w:
+        w.write_table(pa.table({"nam\u00e9": [1, 2]}))
+    raw_name = sink.getvalue().to_pybytes()
+    assert raw_name.count(b"nam\xc3\xa9") == 1
+    write(os.path.join("bad", "bad_name.arrow"), raw_name.replace(b"nam\xc3", b"nam\xff"), "wb")
     write(os.path.join("bad", "malformed.jsonl"), '{"a": 1}\n{"a": 2}\n{"a": 3,\n')
     write(os.path.join("bad", "short_row.csv"), "a,b,c\n1,2,3\n4,5\n")
     write(os.path.join("bad", "latin1.csv"), "a,b\ncaf\xe9,1\n".encode("latin-1"), "wb")

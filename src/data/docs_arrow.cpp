@@ -4,6 +4,7 @@
 // becomes one erank::Error line naming the file.
 #include "core/error.h"
 #include "data/docs_internal.h"
+#include "data/readers.h"
 
 #ifdef ERANK_HAVE_ARROW
 #include <arrow/api.h>
@@ -51,6 +52,14 @@ struct Where {
   const std::string& column;
 };
 
+// ValidateFull checks the UTF-8 of string columns but not of every path (field names,
+// dictionaries): JSON needs it everywhere.
+std::string text(std::string_view s, const Where& w) {
+  if (!valid_utf8(s))
+    fail("{}: column '{}' holds text that is not valid UTF-8", w.origin, w.column);
+  return std::string(s);
+}
+
 template <typename ListLike>
 Json list_value(const ListLike& a, int64_t i, const Where& w);
 Json value_at(const arrow::Array& a, int64_t i, const Where& w);
@@ -60,7 +69,7 @@ Json struct_value(const arrow::StructArray& a, int64_t i, const Where& w) {
   Json o = Json::object();
   const auto& type = *a.struct_type();
   for (int k = 0; k < type.num_fields(); ++k)
-    o[type.field(k)->name()] = value_at(*a.field(k), i, w);
+    o[text(type.field(k)->name(), w)] = value_at(*a.field(k), i, w);
   return o;
 }
 
@@ -106,11 +115,11 @@ Json value_at(const arrow::Array& a, int64_t i, const Where& w) {
     case Type::DOUBLE:
       return static_cast<const arrow::DoubleArray&>(a).Value(i);
     case Type::STRING:
-      return std::string(static_cast<const arrow::StringArray&>(a).GetView(i));
+      return text(static_cast<const arrow::StringArray&>(a).GetView(i), w);
     case Type::LARGE_STRING:
-      return std::string(static_cast<const arrow::LargeStringArray&>(a).GetView(i));
+      return text(static_cast<const arrow::LargeStringArray&>(a).GetView(i), w);
     case Type::STRING_VIEW:
-      return std::string(static_cast<const arrow::StringViewArray&>(a).GetView(i));
+      return text(static_cast<const arrow::StringViewArray&>(a).GetView(i), w);
     case Type::LIST:
       return list_value(static_cast<const arrow::ListArray&>(a), i, w);
     case Type::LARGE_LIST:
@@ -153,6 +162,7 @@ DocTable table_to_docs(const arrow::Table& table, const std::string& origin) {
   t.rows.assign(static_cast<size_t>(n), Json::object());
   for (int c = 0; c < table.num_columns(); ++c) {
     const std::string& name = table.schema()->field(c)->name();
+    if (!valid_utf8(name)) fail("{}: a column name is not valid UTF-8", origin);
     for (const std::string& f : t.features)
       if (f == name) fail("{}: column '{}' appears twice", origin, name);
     t.features.push_back(name);
@@ -213,25 +223,42 @@ std::shared_ptr<arrow::io::RandomAccessFile> buffer_reader(std::string_view byte
   return std::make_shared<arrow::io::BufferReader>(buf);
 }
 
+// Any other exception out of Arrow (bad_alloc on a size read from a corrupt file, ...) is an
+// input error too.
+template <typename F>
+DocTable guarded(const std::string& origin, F&& f) {
+  try {
+    return f();
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    fail_with(origin, e.what());
+  }
+}
+
 }  // namespace
 
 DocTable read_parquet_file(const std::string& path) {
-  return parquet_docs(check(arrow::io::ReadableFile::Open(path), path), path);
+  return guarded(
+      path, [&] { return parquet_docs(check(arrow::io::ReadableFile::Open(path), path), path); });
 }
 
 DocTable read_arrow_file(const std::string& path) {
-  auto in = check(arrow::io::MemoryMappedFile::Open(path, arrow::io::FileMode::READ), path);
-  auto head = check(in->ReadAt(0, 6), path);
-  const std::string_view h(reinterpret_cast<const char*>(head->data()), head->size());
-  return ipc_docs(in, has_file_magic(h), path);
+  return guarded(path, [&] {
+    auto in = check(arrow::io::MemoryMappedFile::Open(path, arrow::io::FileMode::READ), path);
+    auto head = check(in->ReadAt(0, 6), path);
+    const std::string_view h(reinterpret_cast<const char*>(head->data()), head->size());
+    return ipc_docs(in, has_file_magic(h), path);
+  });
 }
 
 DocTable parse_parquet_bytes(std::string_view bytes, const std::string& origin) {
-  return parquet_docs(buffer_reader(bytes), origin);
+  return guarded(origin, [&] { return parquet_docs(buffer_reader(bytes), origin); });
 }
 
 DocTable parse_arrow_bytes(std::string_view bytes, const std::string& origin) {
-  return ipc_docs(buffer_reader(bytes), has_file_magic(bytes), origin);
+  return guarded(origin,
+                 [&] { return ipc_docs(buffer_reader(bytes), has_file_magic(bytes), origin); });
 }
 
 }  // namespace docs_detail

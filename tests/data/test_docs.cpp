@@ -286,6 +286,8 @@ TEST(Docs, BadInputIsOneErrorLine) {
   }
   if (arrow_available()) {
     EXPECT_EQ(error_of([&] { read_docs(b + "empty.parquet"); }), b + "empty.parquet: no rows");
+    EXPECT_EQ(error_of([&] { read_docs(b + "bad_name.arrow"); }),
+              b + "bad_name.arrow: a column name is not valid UTF-8");
   }
 }
 
