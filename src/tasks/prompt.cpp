@@ -175,10 +175,9 @@ std::string PromptBuilder::finish(std::vector<Msg> msgs, const ChatOptions& chat
   return render_chat(*chat.tmpl, conv, add_generation_prompt, chat.vars);
 }
 
-std::vector<std::string> PromptBuilder::contexts(const ojson& doc,
-                                                 const std::vector<const ojson*>& shots,
-                                                 const std::string& system,
-                                                 const ChatOptions& chat) const {
+std::vector<PromptBuilder::Msg> PromptBuilder::head(const ojson& doc,
+                                                    const std::vector<const ojson*>& shots,
+                                                    const std::string& system) const {
   std::vector<Msg> msgs;
   const std::string sys = maybe_delimit(system, description(doc), cfg_.fewshot_delimiter);
   if (!sys.empty()) msgs.push_back({"system", sys, ""});
@@ -189,20 +188,44 @@ std::vector<std::string> PromptBuilder::contexts(const ojson& doc,
   const std::string& tgt = cfg_.fewshot_target_delimiter.value_or(cfg_.target_delimiter);
   const std::string& few = cfg_.fewshot_fewshot_delimiter.value_or(cfg_.fewshot_delimiter);
   for (const ojson* shot : shots) {
+    // --fewshot-labels: a shot may carry the choice to show instead of its own answer.
+    const bool relabelled = shot->contains(kShotLabel);
     ojson q = doc_to_text(*shot, text_spec);
+    std::string answer;
     if (multiple_input_) {
       auto c = doc_to_choice(*shot, choice_spec);
-      const int64_t i = q.get<int64_t>();
+      const int64_t i = relabelled ? (*shot)[kShotLabel].get<int64_t>() : q.get<int64_t>();
       if (i < 0 || i >= static_cast<int64_t>(c.size()))
         fail("task {}: a few-shot document's input index {} is outside its {} choices", cfg_.task,
              i, c.size());
       q = c[static_cast<size_t>(i)];
+      answer = shot_answer(*shot);
+    } else if (relabelled) {
+      auto c = doc_to_choice(*shot, choice_spec);
+      answer = c.at(static_cast<size_t>((*shot)[kShotLabel].get<int64_t>()));
+    } else {
+      answer = shot_answer(*shot);
     }
     if (!q.is_string()) fail("task {}: doc_to_text of a shot is not a string", cfg_.task);
-    const ojson answer = shot_answer(*shot);
-    auto t = qa_turn(q.get<std::string>(), &answer, nullptr, tgt, few);
+    const ojson a = answer;
+    auto t = qa_turn(q.get<std::string>(), &a, nullptr, tgt, few);
     msgs.insert(msgs.end(), t.begin(), t.end());
   }
+  return msgs;
+}
+
+std::string PromptBuilder::shared_prefix(const ojson& doc, const std::vector<const ojson*>& shots,
+                                         const std::string& system) const {
+  std::string s;
+  for (auto& m : head(doc, shots, system)) s += m.content + m.delim;
+  return s;
+}
+
+std::vector<std::string> PromptBuilder::contexts(const ojson& doc,
+                                                 const std::vector<const ojson*>& shots,
+                                                 const std::string& system,
+                                                 const ChatOptions& chat) const {
+  std::vector<Msg> msgs = head(doc, shots, system);
   std::vector<std::string> out;
   if (multiple_input_) {
     for (auto& c : doc_to_choice(doc)) {

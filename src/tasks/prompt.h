@@ -50,6 +50,14 @@ class PromptBuilder {
   std::vector<std::string> contexts(const ojson& doc, const std::vector<const ojson*>& shots,
                                     const std::string& system, const ChatOptions& chat) const;
 
+  // The plain text before the document's own turn (system, description, shots): shared by the
+  // documents of a first_n task, so the scorer can compute it once.
+  std::string shared_prefix(const ojson& doc, const std::vector<const ojson*>& shots,
+                            const std::string& system) const;
+
+  // A shot carrying this field shows choice [value] as its answer (--fewshot-labels).
+  static constexpr const char* kShotLabel = "__erank_label__";
+
   // The continuation strings of a document: target_delimiter + choice (or + target for
   // multiple-input tasks); the delimiter is "" under a chat template, as lm-eval.
   std::vector<std::string> continuations(const ojson& doc, bool chat) const;
@@ -72,6 +80,8 @@ class PromptBuilder {
                            const std::vector<std::string>* choices, const std::string& tgt_delim,
                            const std::string& few_delim) const;
   std::string finish(std::vector<Msg> msgs, const ChatOptions& chat) const;
+  std::vector<Msg> head(const ojson& doc, const std::vector<const ojson*>& shots,
+                        const std::string& system) const;
 
   const TaskConfig& cfg_;
   std::vector<std::string> features_;

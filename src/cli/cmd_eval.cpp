@@ -1,0 +1,273 @@
+// erank eval: multiple-choice benchmarks with lm-evaluation-harness's prompts, requests and
+// metrics (tasks/*.yaml), lm-eval's table on stdout and its results/samples files; sweeps over
+// shots and few-shot label modes (in-context-learning ablations) in one command.
+#include <fmt/core.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "cli/command.h"
+#include "cli/common.h"
+#include "core/error.h"
+#include "data/sha256.h"
+#include "eval/progress.h"
+#include "models/model.h"
+#include "tasks/evaluator.h"
+#include "tasks/results_writer.h"
+#include "template/chat.h"
+#include "tokenizer/tokenizer.h"
+
+namespace erank::cli {
+namespace {
+
+namespace fs = std::filesystem;
+using ojson = nlohmann::ordered_json;
+
+// `erank eval` with no --tasks: a small MMLU 5-shot run on the embedded model.
+const std::vector<std::string> kDefaultTasks = {
+    "mmlu_abstract_algebra", "mmlu_anatomy", "mmlu_high_school_geography",
+    "mmlu_college_computer_science"};
+
+struct Options {
+  EngineOptions engine;
+  std::vector<std::string> tasks;
+  std::string num_fewshot, fewshot_labels = "gold", description, system, role;
+  int64_t limit = -1, batch_tokens = 4096, max_length = 0;
+  bool chat = false, multiturn = false, log_samples = false, quiet = false, list = false;
+  bool no_resume = false;
+  std::vector<std::string> data, include_paths;
+  std::string scoring = "loglikelihood", output_path;
+  uint64_t fewshot_seed = 1234;
+};
+
+template <class T>
+std::vector<T> split_list(const std::string& s, const char* what) {
+  std::vector<T> out;
+  size_t pos = 0;
+  while (pos <= s.size()) {
+    const size_t end = std::min(s.find(',', pos), s.size());
+    const std::string item = s.substr(pos, end - pos);
+    if (!item.empty()) {
+      if constexpr (std::is_same_v<T, int>) {
+        size_t used = 0;
+        int v = -1;
+        try {
+          v = std::stoi(item, &used);
+        } catch (const std::exception&) {
+        }
+        if (used != item.size() || v < 0) fail("{}: '{}' is not a non-negative integer", what, item);
+        out.push_back(v);
+      } else {
+        out.push_back(item);
+      }
+    }
+    pos = end + 1;
+  }
+  return out;
+}
+
+int run(const Options& o) {
+  auto reg = TaskRegistry::load(TaskRegistry::default_dirs(o.include_paths));
+  if (o.list) {
+    for (auto& g : reg.group_names()) fmt::print("{} (group)\n", g);
+    for (auto& t : reg.task_names()) fmt::print("{}\n", t);
+    return 0;
+  }
+  const bool default_run = o.tasks.empty();
+  EvalSettings s;
+  for (auto& t : o.tasks)
+    for (auto& x : split_list<std::string>(t, "--tasks")) s.tasks.push_back(x);
+  if (default_run) s.tasks = kDefaultTasks;
+  std::vector<std::optional<int>> shots;
+  if (!o.num_fewshot.empty()) {
+    for (int k : split_list<int>(o.num_fewshot, "--num-fewshot")) shots.push_back(k);
+  } else {
+    shots.push_back(default_run ? std::optional<int>(5) : std::nullopt);
+  }
+  const auto labels = split_list<std::string>(o.fewshot_labels, "--fewshot-labels");
+  for (auto& l : labels)
+    if (l != "gold" && l != "random" && l != "flipped")
+      fail("--fewshot-labels: '{}' is not one of gold, random, flipped", l);
+  if (o.scoring != "loglikelihood" && o.scoring != "opencompass-ppl")
+    fail("--scoring: '{}' is not one of loglikelihood, opencompass-ppl", o.scoring);
+  if (o.multiturn && !o.chat) fail("--fewshot-as-multiturn needs --apply-chat-template");
+  for (auto& d : o.data) {
+    const auto eq = d.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == d.size())
+      fail("--data '{}': expected TASK=PATH or TASK:SPLIT=PATH", d);
+    const std::string path = d.substr(eq + 1);
+    if (!fs::exists(path)) fail("{}: no such file or folder (--data {})", path, d.substr(0, eq));
+    s.data.push_back({d.substr(0, eq), path});
+  }
+  // Resolve the task names now, so that an unknown task fails before the model loads.
+  resolve_tasks(reg, s.tasks);
+
+  const ModelSource src = resolve_model_source(o.engine.model);
+  auto tok = load_tokenizer(src);
+  ChatTemplate chat;
+  if (o.chat) {
+    chat = find_chat_template(src);
+    s.chat = &chat;
+    s.chat_vars = ojson(special_token_vars(src));
+  }
+  auto model = load_model(src);
+  auto be = o.engine.make();
+  s.limit = o.limit >= 0 ? std::optional<int64_t>(o.limit) : std::nullopt;
+  s.description = o.description;
+  s.system = o.system;
+  s.role = o.role;
+  s.fewshot_as_multiturn = o.multiturn;
+  s.fewshot_seed = o.fewshot_seed;
+  s.scoring = o.scoring;
+  s.batch_tokens = o.batch_tokens;
+  s.max_length = o.max_length;
+  s.log_samples = o.log_samples;
+  if (!o.quiet)
+    fmt::print(stderr, "erank eval: model {} ({}), backend {}, tasks {}, batch {} tokens\n",
+               src.name, src.path, o.engine.backend, fmt::join(s.tasks, ","), o.batch_tokens);
+
+  const std::string stamp = iso_stamp();
+  struct Setting {
+    std::optional<int> shots;
+    std::string labels;
+    EvalOutput out;
+  };
+  std::vector<Setting> runs;
+  for (auto& k : shots)
+    for (auto& l : labels) runs.push_back({k, l, {}});
+  for (auto& r : runs) {
+    EvalSettings rs = s;
+    rs.num_fewshot = r.shots;
+    rs.fewshot_labels = r.labels;
+    if (!o.output_path.empty() && !o.no_resume) {
+      // Documents scored by an interrupted run with the same settings are reused.
+      Sha256 h;
+      h.update(src.path);
+      h.update(fmt::format("|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}", fmt::join(rs.tasks, ","),
+                           r.shots ? *r.shots : -1, r.labels, o.limit, o.system, o.role,
+                           o.description, o.chat, o.scoring, o.max_length));
+      for (auto& [k, v] : rs.data) h.update("|" + k + "=" + v);
+      const fs::path dir = fs::path(o.output_path) / sanitize_model_name(src.name);
+      fs::create_directories(dir);
+      rs.partial_path = (dir / (".partial_" + h.hex_digest().substr(0, 16) + ".jsonl")).string();
+    }
+    Progress progress("eval", 1, stderr_is_tty(), o.quiet, "documents");
+    std::unique_ptr<Progress> bar;
+    EvalProgress ep;
+    ep.fn = [&](const std::string& stage, int64_t done, int64_t total) {
+      if (stage != "scoring") return;
+      if (!bar) bar = std::make_unique<Progress>("eval", total, stderr_is_tty(), o.quiet, "documents");
+      bar->update(done, 0);
+    };
+    r.out = evaluate(reg, *model, *tok, *be, rs, ep);
+    if (bar) bar->finish();
+    if (!o.output_path.empty()) {
+      RunInfo info;
+      info.model_name = src.name;
+      info.model_source = "erank";
+      info.model_args = {{"model", src.name}, {"path", src.path}, {"backend", o.engine.backend}};
+      info.settings = {{"batch_tokens", o.batch_tokens},
+                       {"limit", rs.limit ? ojson(*rs.limit) : ojson()},
+                       {"bootstrap_iters", 100000},
+                       {"random_seed", 0},
+                       {"numpy_seed", 1234},
+                       {"torch_seed", 1234},
+                       {"fewshot_seed", o.fewshot_seed},
+                       {"scoring", o.scoring},
+                       {"fewshot_labels", r.labels}};
+      info.system_instruction = o.system;
+      info.chat_template = o.chat ? chat.source : "";
+      info.fewshot_as_multiturn = o.multiturn;
+      info.max_length = o.max_length > 0 ? o.max_length : model->config().max_positions;
+      std::string st = stamp;
+      if (runs.size() > 1)
+        st += fmt::format("_{}shot_{}", r.shots ? std::to_string(*r.shots) : "default", r.labels);
+      const std::string path = write_results(o.output_path, r.out, info, st, o.log_samples);
+      if (!rs.partial_path.empty()) fs::remove(rs.partial_path);
+      if (!o.quiet) fmt::print(stderr, "erank eval: wrote {}\n", path);
+    }
+    if (!o.quiet)
+      fmt::print(stderr, "erank eval: {} requests, {} tokens in {:.1f} s\n", r.out.n_requests,
+                 r.out.n_tokens, r.out.seconds);
+  }
+  for (auto& r : runs) {
+    if (runs.size() > 1)
+      fmt::print("\n## num_fewshot {}, fewshot labels {}\n\n",
+                 r.shots ? std::to_string(*r.shots) : "(task default)", r.labels);
+    fmt::print("{}", results_table(r.out));
+  }
+  if (runs.size() > 1) {  // the ablation side by side: first metric of each task and group
+    fmt::print("\n## side by side (acc)\n\n| Tasks |");
+    for (auto& r : runs)
+      fmt::print(" {}-shot {} |", r.shots ? std::to_string(*r.shots) : "default", r.labels);
+    fmt::print("\n|---|");
+    for (size_t i = 0; i < runs.size(); ++i) fmt::print("---:|");
+    fmt::print("\n");
+    auto cell = [](const std::map<std::string, double>& m) {
+      auto it = m.find("acc");
+      return it == m.end() ? std::string("") : fmt::format("{:.4f}", it->second);
+    };
+    for (auto& g : runs[0].out.groups) {
+      if (!g.has_aggregate) continue;
+      fmt::print("| {} |", g.name);
+      for (auto& r : runs)
+        for (auto& x : r.out.groups)
+          if (x.name == g.name) fmt::print(" {} |", cell(x.metrics));
+      fmt::print("\n");
+    }
+    for (size_t i = 0; i < runs[0].out.tasks.size(); ++i) {
+      fmt::print("| {} |", runs[0].out.tasks[i].name);
+      for (auto& r : runs) fmt::print(" {} |", cell(r.out.tasks[i].metrics));
+      fmt::print("\n");
+    }
+  }
+  return 0;
+}
+
+RunFn setup(CLI::App& app) {
+  auto o = std::make_shared<Options>();
+  o->engine.add(app);
+  app.add_option("--tasks", o->tasks,
+                 "tasks, groups or tags, comma-separated (wildcards: 'mmlu_*'); default: 4 MMLU "
+                 "subjects 5-shot");
+  app.add_option("--num-fewshot", o->num_fewshot,
+                 "shots (overrides the task files); a list (0,1,5) sweeps them");
+  app.add_option("--limit", o->limit, "score the first N documents of each task");
+  app.add_option("--fewshot-labels", o->fewshot_labels,
+                 "answers shown in the shots: gold, random or flipped (a list sweeps them)")
+      ->capture_default_str();
+  app.add_option("--description", o->description, "replaces the tasks' description");
+  app.add_option("--system", o->system, "system instruction (lm-eval's --system_instruction)");
+  app.add_option("--role", o->role, "a role prompt put before everything else");
+  app.add_flag("--apply-chat-template", o->chat, "render prompts with the model's chat template");
+  app.add_flag("--fewshot-as-multiturn", o->multiturn,
+               "shots as user/assistant turns (with --apply-chat-template)");
+  app.add_option("--data", o->data,
+                 "TASK=PATH (the scored split), TASK:SPLIT=PATH, or FAMILY=DIR (CMMLU/C-Eval "
+                 "official layouts); parquet, Arrow, JSONL or CSV (repeatable)");
+  app.add_option("--include-path", o->include_paths, "more task files (folders of YAML)");
+  app.add_option("--scoring", o->scoring,
+                 "loglikelihood (lm-eval) or opencompass-ppl (lowest mean perplexity of each "
+                 "candidate written out)")
+      ->capture_default_str();
+  app.add_option("--batch-tokens", o->batch_tokens, "tokens per forward")->capture_default_str();
+  app.add_option("--max-length", o->max_length,
+                 "context length for left truncation (0: the model's positions)");
+  app.add_option("--fewshot-seed", o->fewshot_seed, "seed of the default few-shot sampler")
+      ->capture_default_str();
+  app.add_option("--output-path,-o", o->output_path,
+                 "folder for results_<time>.json (and samples with --log-samples)");
+  app.add_flag("--log-samples", o->log_samples, "write samples_<task>_<time>.jsonl");
+  app.add_flag("--no-resume", o->no_resume,
+               "ignore documents scored by an interrupted run with the same settings");
+  app.add_flag("--list-tasks", o->list, "list the tasks and groups found and exit");
+  app.add_flag("--quiet,-q", o->quiet, "no progress or timing on stderr");
+  return [o] { return run(*o); };
+}
+
+ERANK_COMMAND("eval", "multiple-choice benchmarks with lm-evaluation-harness's prompts and scores",
+              setup);
+
+}  // namespace
+}  // namespace erank::cli

@@ -1,0 +1,492 @@
+#include "tasks/evaluator.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <set>
+
+#include "core/error.h"
+#include "data/docs.h"
+#include "data/py_random.h"
+#include "data/sha256.h"
+#include "models/model.h"
+#include "tasks/fewshot.h"
+#include "tasks/loglikelihood.h"
+#include "tasks/mc_metrics.h"
+#include "tasks/process_docs.h"
+#include "tasks/prompt.h"
+#include "tasks/py_literal.h"
+#include "template/value.h"
+#include "tokenizer/tokenizer.h"
+
+namespace fs = std::filesystem;
+
+namespace erank {
+namespace {
+
+// One scored document: its prompts, requests and (once scored) results.
+struct DocRun {
+  int64_t doc_id = 0;
+  std::vector<std::string> contexts, conts;  // one pair per request
+  std::vector<std::string> choices;
+  std::vector<int64_t> gold;
+  nlohmann::ordered_json target;
+  std::string prefix_text;  // system + shots: the part shared with other documents
+  std::string key;          // hash of the request strings (resume checks it)
+  std::vector<double> lls;
+  std::vector<bool> greedy;
+  bool done = false;
+};
+
+struct TaskRun {
+  const TaskConfig* cfg = nullptr;
+  std::vector<ojson> eval_docs, shot_docs;
+  std::unique_ptr<PromptBuilder> prompts;
+  int n_shot = 0;
+  int64_t n_original = 0;
+  std::vector<DocRun> docs;
+};
+
+bool key_matches(const std::string& key, const TaskConfig& t) {
+  if (key == t.task || key == t.dataset_path) return true;
+  return std::find(t.tags.begin(), t.tags.end(), key) != t.tags.end();
+}
+
+std::string subst(std::string pat, const std::string& split, const TaskConfig& t) {
+  auto rep = [&](const std::string& from, const std::string& to) {
+    for (size_t p = pat.find(from); p != std::string::npos; p = pat.find(from, p + to.size()))
+      pat.replace(p, from.size(), to);
+  };
+  rep("{split}", split);
+  rep("{dataset_name}", t.dataset_name);
+  rep("{task}", t.task);
+  return pat;
+}
+
+// Where one split of a task comes from: --data (file or layout folder), the task file's
+// data_files, the HF cache or erank's embedded data. Empty optional: not found.
+std::optional<DocTable> load_split(const TaskConfig& t, const std::string& split,
+                                   const EvalSettings& s, std::vector<std::string>& searched) {
+  for (auto& [key, path] : s.data) {
+    const auto colon = key.rfind(':');
+    if (colon != std::string::npos && colon > 0) {
+      if (key.substr(colon + 1) == split && key_matches(key.substr(0, colon), t))
+        return read_docs(path);
+      continue;
+    }
+    if (!key_matches(key, t)) continue;
+    if (fs::is_directory(path) && !t.data_layout.empty() &&
+        !fs::exists(fs::path(path) / "dataset_info.json") &&
+        !fs::exists(fs::path(path) / "state.json")) {
+      for (auto& pat : t.data_layout) {
+        const fs::path f = fs::path(path) / subst(pat, split, t);
+        searched.push_back(f.string());
+        if (fs::exists(f)) return read_docs(f.string());
+      }
+      continue;
+    }
+    if (split == t.eval_split()) return read_docs(path);
+  }
+  if (t.dataset_kwargs.is_object() && t.dataset_kwargs.contains("data_files")) {
+    const auto& df = t.dataset_kwargs["data_files"];
+    if (df.is_object() && df.contains(split)) {
+      fs::path p = df[split].is_array() ? df[split][0].get<std::string>()
+                                        : df[split].get<std::string>();
+      if (p.is_relative()) p = fs::path(t.file).parent_path() / p;
+      return read_docs(p.string());
+    }
+  }
+  if (!t.dataset_path.empty()) {
+    searched.push_back(t.dataset_path + (t.dataset_name.empty() ? "" : "/" + t.dataset_name) +
+                       " split " + split + " (HF cache, embedded data)");
+    if (auto p = find_dataset_split(t.dataset_path, t.dataset_name, split)) return read_docs(*p);
+  }
+  return std::nullopt;
+}
+
+std::vector<ojson> load_docs_or_fail(const TaskConfig& t, const std::string& split,
+                                     const EvalSettings& s) {
+  std::vector<std::string> searched;
+  auto table = load_split(t, split, s, searched);
+  if (!table) {
+    std::string where;
+    for (auto& x : searched) where += (where.empty() ? "" : "; ") + x;
+    fail("task {}: split '{}' not found (searched: {}); pass --data {}:{}=FILE", t.task, split,
+         where.empty() ? "nothing" : where, t.task, split);
+  }
+  if (table->rows.empty()) fail("{}: task {} split '{}' is empty", table->origin, t.task, split);
+  if (!t.process_docs.empty()) process_docs(t.process_docs, table->rows, t.task);
+  return std::move(table->rows);
+}
+
+std::vector<std::string> features_of(const std::vector<ojson>& docs) {
+  std::vector<std::string> f;
+  if (!docs.empty())
+    for (auto& [k, v] : docs[0].items()) f.push_back(k);
+  return f;
+}
+
+std::string python_json(const ojson& v, bool indent) {
+  tmpl::JsonStyle st;
+  if (indent) {
+    st.has_indent = true;
+    st.indent = "  ";
+    st.item_sep = ",";
+  }
+  return tmpl::to_json(tmpl::from_json(v), st);
+}
+
+// Python's str.rstrip() length of trailing whitespace, in bytes.
+size_t trailing_space_bytes(const std::string& s) {
+  size_t end = s.size();
+  while (end > 0) {
+    size_t b = end - 1;
+    while (b > 0 && (static_cast<unsigned char>(s[b]) & 0xC0) == 0x80) --b;
+    if (!py_starts_with_space(std::string_view(s).substr(b, end - b))) break;
+    end = b;
+  }
+  return s.size() - end;
+}
+
+std::vector<int32_t> tok_encode(const Tokenizer& tok, const std::string& s) {
+  // HFLM.tok_encode: no special tokens when the text already starts with the prefix token.
+  std::optional<int32_t> prefix = tok.bos_id() ? tok.bos_id() : tok.eos_id();
+  bool add = true;
+  if (prefix) {
+    const int32_t id = *prefix;
+    const std::string bos = tok.decode(std::span<const int32_t>(&id, 1));
+    if (!bos.empty() && s.starts_with(bos)) add = false;
+  }
+  return tok.encode(s, add);
+}
+
+// --fewshot-labels: the shot's answer replaced by a random or a wrong choice.
+ojson relabel(const ojson& shot, const PromptBuilder& pb, const std::string& mode, PyRandom& rng) {
+  if (mode == "gold") return shot;
+  auto choices = pb.doc_to_choice(shot);
+  auto gold = pb.gold(shot);
+  const int64_t n = static_cast<int64_t>(choices.size());
+  if (n < 2 || gold.empty() || gold[0] < 0) return shot;
+  int64_t g = gold[0];
+  const int64_t pick = mode == "flipped" ? (g + 1) % n : static_cast<int64_t>(rng.randbelow(uint64_t(n)));
+  ojson d = shot;
+  d[PromptBuilder::kShotLabel] = pick;
+  return d;
+}
+
+}  // namespace
+
+std::pair<std::vector<int32_t>, std::vector<int32_t>> encode_pair(const Tokenizer& tok,
+                                                                  const std::string& context,
+                                                                  const std::string& continuation) {
+  if (context.empty()) {
+    auto cont = tok.encode(continuation, false);
+    std::optional<int32_t> prefix = tok.bos_id() ? tok.bos_id() : tok.eos_id();
+    if (!prefix) fail("the tokenizer has neither BOS nor EOS for an empty context");
+    if (cont.empty()) fail("a continuation encodes to no tokens: '{}'", continuation);
+    if (cont[0] != *prefix) return {{*prefix}, cont};
+    return {{cont[0]}, std::vector<int32_t>(cont.begin() + 1, cont.end())};
+  }
+  const size_t n = trailing_space_bytes(context);
+  const std::string ctx = context.substr(0, context.size() - n);
+  const std::string cont = context.substr(context.size() - n) + continuation;
+  auto whole = tok_encode(tok, ctx + cont);
+  auto ctx_enc = tok_encode(tok, ctx);
+  if (whole.size() <= ctx_enc.size())
+    fail("the continuation '{}' adds no tokens to its context", continuation);
+  return {ctx_enc, std::vector<int32_t>(whole.begin() + static_cast<ptrdiff_t>(ctx_enc.size()),
+                                        whole.end())};
+}
+
+EvalOutput evaluate(const TaskRegistry& reg, const Model& model, const Tokenizer& tok,
+                    Backend& be, const EvalSettings& s, const EvalProgress& progress) {
+  const auto t0 = std::chrono::steady_clock::now();
+  EvalOutput out;
+  out.trees = resolve_tasks(reg, s.tasks);
+  const auto names = leaf_tasks(out.trees);
+  auto report = [&](const std::string& stage, int64_t done, int64_t total) {
+    if (progress.fn) progress.fn(stage, done, total);
+  };
+
+  // 1. Documents and prompts, task by task (each task's sampler draws in document order).
+  std::vector<TaskRun> runs;
+  for (auto& name : names) {
+    TaskRun r;
+    r.cfg = reg.task(name);
+    const TaskConfig& t = *r.cfg;
+    if (t.output_type != "multiple_choice")
+      fail("task {}: output_type '{}' is not a multiple-choice task (erank eval scores "
+           "multiple_choice tasks)",
+           t.task, t.output_type);
+    r.eval_docs = load_docs_or_fail(t, t.eval_split(), s);
+    r.n_original = static_cast<int64_t>(r.eval_docs.size());
+    r.n_shot = s.num_fewshot.value_or(t.num_fewshot.value_or(0));
+    // The few-shot split: fewshot_split, else train -> validation -> test (lm-eval's fallback).
+    std::optional<std::string> shot_split = t.fewshot_split;
+    if (!shot_split) shot_split = t.training_split ? t.training_split
+                                  : t.validation_split ? t.validation_split
+                                                       : t.test_split;
+    if (r.n_shot > 0) r.shot_docs = load_docs_or_fail(t, *shot_split, s);
+    TaskConfig* mut = const_cast<TaskConfig*>(r.cfg);  // --description overrides the file
+    if (!s.description.empty()) mut->description = s.description;
+    r.prompts = std::make_unique<PromptBuilder>(t, features_of(r.eval_docs));
+    r.prompts->detect_multiple_input(r.eval_docs[0]);
+    const int64_t n = s.limit ? std::min<int64_t>(*s.limit, r.n_original) : r.n_original;
+    FewshotSampler sampler(t.fewshot_sampler, r.shot_docs, s.fewshot_seed);
+    const bool exclude_self = t.fewshot_split == t.test_split;
+    PyRandom label_rng(s.label_seed);
+    std::string system = s.role;
+    if (!s.system.empty()) system = system.empty() ? s.system : system + "\n\n" + s.system;
+    ChatOptions chat{s.chat, s.chat_vars, s.fewshot_as_multiturn};
+    for (int64_t i = 0; i < n; ++i) {
+      const ojson& doc = r.eval_docs[size_t(i)];
+      DocRun d;
+      d.doc_id = i;
+      auto shots = sampler.sample(r.n_shot, exclude_self ? &doc : nullptr);
+      std::vector<ojson> relabelled;
+      std::vector<const ojson*> shot_ptrs = shots;
+      if (s.fewshot_labels != "gold") {
+        for (auto* sd : shots) relabelled.push_back(relabel(*sd, *r.prompts, s.fewshot_labels, label_rng));
+        shot_ptrs.clear();
+        for (auto& x : relabelled) shot_ptrs.push_back(&x);
+      }
+      d.contexts = r.prompts->contexts(doc, shot_ptrs, system, chat);
+      d.conts = r.prompts->continuations(doc, s.chat != nullptr);
+      d.choices = r.prompts->doc_to_choice(doc);
+      d.gold = r.prompts->gold(doc);
+      d.target = r.prompts->doc_to_target(doc);
+      for (auto g : d.gold)
+        if (g == -100)
+          fail("task {}: document {}: the answer {} is not one of its {} choices", t.task, i,
+               py_str(r.prompts->multiple_input() ? r.prompts->doc_to_text(doc) : d.target),
+               d.choices.size());
+      if (d.contexts.size() == 1) d.contexts.resize(d.conts.size(), d.contexts[0]);
+      if (d.contexts.size() != d.conts.size())
+        fail("task {}: document {}: {} contexts for {} continuations", t.task, i,
+             d.contexts.size(), d.conts.size());
+      if (!s.chat) d.prefix_text = r.prompts->shared_prefix(doc, shot_ptrs, system);
+      Sha256 h;
+      for (size_t k = 0; k < d.contexts.size(); ++k) {
+        h.update(d.contexts[k]);
+        h.update("\x1f");
+        h.update(d.conts[k]);
+        h.update("\x1e");
+      }
+      d.key = h.hex_digest();
+      r.docs.push_back(std::move(d));
+    }
+    report("prompts " + t.task, static_cast<int64_t>(runs.size()) + 1,
+           static_cast<int64_t>(names.size()));
+    runs.push_back(std::move(r));
+  }
+
+  // 2. Resume: documents already scored by an interrupted run with the same requests.
+  if (!s.partial_path.empty() && fs::exists(s.partial_path)) {
+    std::ifstream in(s.partial_path);
+    std::map<std::pair<std::string, int64_t>, ojson> seen;
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line.empty()) continue;
+      ojson j = ojson::parse(line, nullptr, false);
+      if (j.is_discarded() || !j.is_object()) continue;  // a line cut by the kill
+      seen[{j.value("task", ""), j.value("doc_id", int64_t(-1))}] = j;
+    }
+    for (auto& r : runs)
+      for (auto& d : r.docs) {
+        auto it = seen.find({r.cfg->task, d.doc_id});
+        if (it == seen.end() || it->second.value("key", "") != d.key) continue;
+        for (auto& x : it->second["lls"]) d.lls.push_back(x.get<double>());
+        for (auto& x : it->second["greedy"]) d.greedy.push_back(x.get<bool>());
+        d.done = d.lls.size() == d.conts.size() && d.greedy.size() == d.conts.size();
+      }
+  }
+
+  // 3. Requests, scored in chunks of documents across tasks (each chunk is appended to the
+  //    resume file), shared few-shot blocks tokenised once.
+  const int64_t max_len = s.max_length > 0 ? s.max_length : model.config().max_positions;
+  std::map<std::string, std::shared_ptr<const std::vector<int32_t>>> prefix_ids;
+  std::vector<std::pair<TaskRun*, DocRun*>> pending;
+  int64_t total_docs = 0;
+  for (auto& r : runs)
+    for (auto& d : r.docs) {
+      ++total_docs;
+      if (!d.done) pending.push_back({&r, &d});
+    }
+  std::ofstream partial;
+  if (!s.partial_path.empty()) partial.open(s.partial_path, std::ios::app);
+  const size_t chunk_docs = 256;
+  int64_t done_docs = total_docs - static_cast<int64_t>(pending.size());
+  report("scoring", done_docs, total_docs);
+  for (size_t c0 = 0; c0 < pending.size(); c0 += chunk_docs) {
+    const size_t c1 = std::min(pending.size(), c0 + chunk_docs);
+    std::vector<LLRequest> reqs;
+    for (size_t i = c0; i < c1; ++i) {
+      DocRun& d = *pending[i].second;
+      std::shared_ptr<const std::vector<int32_t>> hint;
+      if (!d.prefix_text.empty()) {
+        auto& p = prefix_ids[d.prefix_text];
+        if (!p) p = std::make_shared<const std::vector<int32_t>>(tok_encode(tok, d.prefix_text));
+        hint = p;
+      }
+      for (size_t k = 0; k < d.conts.size(); ++k) {
+        auto [ctx, cont] = encode_pair(tok, d.contexts[k], d.conts[k]);
+        out.n_tokens += static_cast<int64_t>(ctx.size() + cont.size());
+        reqs.push_back({std::move(ctx), std::move(cont), hint});
+      }
+    }
+    if (s.scoring == "opencompass-ppl") {
+      // Every candidate written out in full: the whole sequence's mean NLL decides, so each
+      // request scores all tokens after the first.
+      for (auto& q : reqs) {
+        std::vector<int32_t> all = q.context;
+        all.insert(all.end(), q.continuation.begin(), q.continuation.end());
+        q.context.assign(all.begin(), all.begin() + 1);
+        q.continuation.assign(all.begin() + 1, all.end());
+        q.shared_prefix = nullptr;
+      }
+    }
+    LLOptions opt;
+    opt.max_length = max_len;
+    opt.batch_tokens = s.batch_tokens;
+    const int64_t base = done_docs;
+    const int64_t n_chunk_reqs = static_cast<int64_t>(reqs.size());
+    opt.progress = [&](int64_t done, int64_t total) {
+      (void)total;
+      report("scoring", base + (static_cast<int64_t>(c1 - c0) * done) / std::max<int64_t>(1, n_chunk_reqs),
+             total_docs);
+    };
+    auto res = score_loglikelihood(model, be, reqs, opt);
+    out.n_requests += static_cast<int64_t>(reqs.size());
+    size_t at = 0;
+    for (size_t i = c0; i < c1; ++i) {
+      DocRun& d = *pending[i].second;
+      for (size_t k = 0; k < d.conts.size(); ++k, ++at) {
+        double ll = res[at].logprob;
+        if (s.scoring == "opencompass-ppl")  // lower mean perplexity = higher mean log p
+          ll /= static_cast<double>(reqs[at].continuation.size());
+        d.lls.push_back(ll);
+        d.greedy.push_back(res[at].is_greedy);
+      }
+      d.done = true;
+      if (partial) {
+        ojson line{{"task", pending[i].first->cfg->task}, {"doc_id", d.doc_id}, {"key", d.key},
+                   {"lls", d.lls}, {"greedy", d.greedy}};
+        partial << line.dump() << "\n";
+      }
+    }
+    if (partial) partial.flush();
+    done_docs += static_cast<int64_t>(c1 - c0);
+    report("scoring", done_docs, total_docs);
+  }
+
+  // 4. Metrics per document, then per task.
+  std::map<std::string, const TaskResult*> by_name;
+  out.tasks.reserve(runs.size());
+  for (auto& r : runs) {
+    const TaskConfig& t = *r.cfg;
+    TaskResult tr;
+    tr.name = t.task;
+    tr.alias = t.task_alias.empty() ? t.task : t.task_alias;
+    tr.config = r.cfg;
+    tr.n_shot = r.n_shot;
+    tr.n_original = r.n_original;
+    tr.n_effective = static_cast<int64_t>(r.docs.size());
+    std::map<std::string, std::vector<double>> values;
+    std::vector<std::string> wanted;
+    for (auto& m : t.metrics) wanted.push_back(m.metric);
+    const std::string process_results = t.raw.value("process_results", "");
+    for (auto& d : r.docs) {
+      std::map<std::string, double> m;
+      if (process_results == "truthfulqa_mc2") {
+        m = mc2_metrics(d.lls, r.eval_docs[size_t(d.doc_id)], t.task);
+      } else if (!process_results.empty()) {
+        fail("task {}: unknown process_results '{}' (built-in: truthfulqa_mc2)", t.task,
+             process_results);
+      } else {
+        m = mc_doc_metrics(d.lls, d.greedy, d.choices, d.gold, wanted);
+      }
+      for (auto& [k, v] : m) values[k].push_back(v);
+      if (s.log_samples) {
+        // As lm-eval writes them: arguments by name, responses as Python's str() of each value.
+        ojson args = ojson::object();
+        ojson resps = ojson::array(), filtered = ojson::array();
+        for (size_t k = 0; k < d.conts.size(); ++k) {
+          args["gen_args_" + std::to_string(k)] = {{"arg_0", d.contexts[k]}, {"arg_1", d.conts[k]}};
+          const ojson pair = ojson::array(
+              {py_str(ojson(d.lls[k])), std::string(d.greedy[k] ? "True" : "False")});
+          resps.push_back(ojson::array({pair}));
+          filtered.push_back(pair);
+        }
+        const ojson& doc = r.eval_docs[size_t(d.doc_id)];
+        ojson metric_names = ojson::array();
+        for (auto& [k, v] : m) metric_names.push_back(k);
+        ojson line{{"doc_id", d.doc_id},
+                   {"doc", doc},
+                   {"target", py_str(d.target)},
+                   {"arguments", args},
+                   {"resps", resps},
+                   {"filtered_resps", filtered},
+                   {"filter", "none"},
+                   {"metrics", metric_names},
+                   {"doc_hash", sha256_hex(python_json(doc, true))},
+                   {"prompt_hash", sha256_hex(d.contexts[0])},
+                   {"target_hash", sha256_hex(py_str(d.target))}};
+        for (auto& [k, v] : m) line[k] = v;
+        tr.samples.push_back(std::move(line));
+      }
+    }
+    for (auto& [k, v] : values) {
+      tr.metrics[k] = mean(v);
+      if (v.size() > 1) tr.stderrs[k] = mean_stderr(v);
+    }
+    out.tasks.push_back(std::move(tr));
+  }
+  for (auto& tr : out.tasks) by_name[tr.name] = &tr;
+
+  // 5. Groups: size-weighted means over all leaf tasks, pooled standard errors (lm-eval).
+  std::function<void(const TaskNode&, int)> visit = [&](const TaskNode& n, int depth) {
+    if (!n.is_group) return;
+    GroupResult g;
+    g.name = n.name;
+    g.alias = n.group && !n.group->group_alias.empty() ? n.group->group_alias : n.name;
+    g.depth = depth;
+    g.leaves = leaf_tasks({n});
+    for (auto& l : g.leaves) g.sample_len += by_name.at(l)->n_effective;
+    if (n.group && !n.group->aggregate.empty()) {
+      g.has_aggregate = true;
+      for (auto& a : n.group->aggregate) {
+        std::vector<double> vals, errs, sizes;
+        for (auto& l : g.leaves) {
+          const TaskResult* tr = by_name.at(l);
+          auto it = tr->metrics.find(a.metric);
+          if (it == tr->metrics.end()) continue;
+          vals.push_back(it->second);
+          auto e = tr->stderrs.find(a.metric);
+          errs.push_back(e == tr->stderrs.end() ? NAN : e->second);
+          sizes.push_back(a.weight_by_size ? double(tr->n_effective) : 1.0);
+        }
+        if (vals.empty()) continue;
+        double num = 0, den = 0;
+        for (size_t i = 0; i < vals.size(); ++i) num += vals[i] * sizes[i], den += sizes[i];
+        g.metrics[a.metric] = num / den;
+        std::vector<double> real_sizes;
+        for (auto& l : g.leaves)
+          if (by_name.at(l)->metrics.count(a.metric))
+            real_sizes.push_back(double(by_name.at(l)->n_effective));
+        const double se = a.weight_by_size ? pooled_sample_stderr(errs, real_sizes)
+                                           : unweighted_mean_stderr(errs);
+        if (std::isfinite(se)) g.stderrs[a.metric] = se;
+      }
+    }
+    out.groups.push_back(g);
+    for (auto& c : n.children) visit(c, depth + 1);
+  };
+  for (auto& t : out.trees) visit(t, 0);
+  out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return out;
+}
+
+}  // namespace erank

@@ -1,0 +1,87 @@
+// `erank eval`'s engine: tasks -> documents -> prompts -> loglikelihood requests (scored in shared
+// batches across tasks) -> per-document metrics -> task and group aggregates, as
+// lm-evaluation-harness's simple_evaluate does it for multiple-choice tasks.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "backend/backend.h"
+#include "tasks/task_config.h"
+
+namespace erank {
+
+class Model;
+class Tokenizer;
+struct ChatTemplate;
+
+struct EvalSettings {
+  std::vector<std::string> tasks;
+  std::optional<int> num_fewshot;  // overrides the task files'
+  std::optional<int64_t> limit;    // first N documents of each task
+  std::string system;              // --system (lm-eval's system_instruction)
+  std::string role;                // --role: a role prompt put before the system instruction
+  std::string description;         // --description: replaces the task files'
+  const ChatTemplate* chat = nullptr;  // --apply-chat-template
+  nlohmann::ordered_json chat_vars;    // bos_token, eos_token ... for the template
+  bool fewshot_as_multiturn = false;
+  std::string fewshot_labels = "gold";  // gold | random | flipped
+  uint64_t fewshot_seed = 1234;
+  uint64_t label_seed = 0;  // draws of --fewshot-labels random
+  // --data: "TASK" / "TASK:SPLIT" / a tag or family name -> a file or folder
+  std::vector<std::pair<std::string, std::string>> data;
+  std::string scoring = "loglikelihood";  // or "opencompass-ppl"
+  int64_t batch_tokens = 4096;
+  int64_t max_length = 0;  // 0: the model's positions
+  bool log_samples = false;
+  // Resume: completed documents are appended to this file and skipped when found there.
+  std::string partial_path;
+};
+
+struct TaskResult {
+  std::string name, alias;
+  const TaskConfig* config = nullptr;
+  int n_shot = 0;
+  int64_t n_original = 0, n_effective = 0;
+  std::map<std::string, double> metrics;  // acc, acc_norm ...
+  std::map<std::string, double> stderrs;  // missing: "N/A"
+  std::vector<nlohmann::ordered_json> samples;  // lm-eval samples lines (when log_samples)
+};
+
+struct GroupResult {
+  std::string name, alias;
+  int depth = 0;
+  bool has_aggregate = false;
+  int64_t sample_len = 0;
+  std::map<std::string, double> metrics, stderrs;
+  std::vector<std::string> leaves;
+};
+
+struct EvalOutput {
+  std::vector<TaskResult> tasks;    // in the order resolved
+  std::vector<GroupResult> groups;  // pre-order over the requested trees
+  std::vector<TaskNode> trees;
+  double seconds = 0;
+  int64_t n_requests = 0, n_tokens = 0;
+};
+
+struct EvalProgress {
+  std::function<void(const std::string& stage, int64_t done, int64_t total)> fn;
+};
+
+EvalOutput evaluate(const TaskRegistry& reg, const Model& model, const Tokenizer& tok,
+                    Backend& be, const EvalSettings& s, const EvalProgress& progress = {});
+
+// lm-eval's tokenisation of a request: trailing whitespace of the context moves to the
+// continuation; the pair is encoded whole and split at len(encode(context)); an empty context
+// becomes [BOS] (else EOS). Strings that start with the BOS text are encoded without special
+// tokens, as HFLM.tok_encode does.
+std::pair<std::vector<int32_t>, std::vector<int32_t>> encode_pair(const Tokenizer& tok,
+                                                                  const std::string& context,
+                                                                  const std::string& continuation);
+
+}  // namespace erank
