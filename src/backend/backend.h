@@ -120,8 +120,11 @@ struct KVLayer {
 
 // For each sequence of a cached forward: its cache slot and how many of its tokens the cache
 // already holds (its rows in the forward are the next tokens, at positions past, past + 1, ...).
+// A read-only sequence attends to its slot without appending its rows (they are scored on top of
+// a shared context and then dropped).
 struct CacheRefs {
   std::vector<int64_t> slot, past;
+  std::vector<bool> read_only;  // per sequence; empty: none
 };
 
 class Backend {

@@ -469,10 +469,12 @@ class HostBackend final : public Backend {
     ERANK_CHECK(!cache.ring || (w > 0 && cap >= w), "attention_cached: ring of {} for window {}",
                 cap, w);
     const int64_t n_seq = seqs.n_seq();
-    ERANK_CHECK(static_cast<int64_t>(refs.slot.size()) == n_seq &&
-                    static_cast<int64_t>(refs.past.size()) == n_seq,
-                "attention_cached: {} sequences, {} slots, {} past lengths", n_seq,
-                refs.slot.size(), refs.past.size());
+    ERANK_CHECK(
+        static_cast<int64_t>(refs.slot.size()) == n_seq &&
+            static_cast<int64_t>(refs.past.size()) == n_seq &&
+            (refs.read_only.empty() || static_cast<int64_t>(refs.read_only.size()) == n_seq),
+        "attention_cached: {} sequences, {} slots, {} past lengths, {} read-only flags", n_seq,
+        refs.slot.size(), refs.past.size(), refs.read_only.size());
     for (int64_t s = 0; s < n_seq; ++s) {
       const int64_t n = seqs.offsets[s + 1] - seqs.offsets[s];
       ERANK_CHECK(refs.slot[s] >= 0 && (refs.slot[s] + 1) * cap <= cache.k.rows &&
@@ -559,6 +561,7 @@ class HostBackend final : public Backend {
     }
     // Append the new keys and values (a ring keeps only the last cap of them).
     for (int64_t s = 0; s < n_seq; ++s) {
+      if (!refs.read_only.empty() && refs.read_only[size_t(s)]) continue;
       const int64_t b = seqs.offsets[s], n = seqs.offsets[s + 1] - b;
       const int64_t past = refs.past[s], base = refs.slot[s] * cap;
       for (int64_t i = cache.ring ? std::max<int64_t>(0, n - cap) : 0; i < n; ++i) {

@@ -1,5 +1,8 @@
 #include "models/blocks.h"
 
+#include <algorithm>
+#include <span>
+
 #include "core/error.h"
 #include "models/kv_cache.h"
 
@@ -65,10 +68,27 @@ void output_taps(Backend& be, const Act& y, const Weight& head, double softcap, 
     sink.on_tap(Tap::logits, -1, logits, in.seqs);
     return;
   }
-  Act rows;
-  be.gather_rows(y, in.logit_rows, rows);
-  Act logits = project(be, rows, {&head, nullptr});
-  if (softcap > 0) be.softcap(logits, softcap);
+  // Chunks of at most 64 rows: the cpu backend multiplies those on its own kernel (beyond, a big
+  // head goes to OpenBLAS tiles), so a row's logits do not depend on how many rows are selected.
+  constexpr size_t kChunk = 64;
+  const size_t n = in.logit_rows.size();
+  Act logits;
+  for (size_t r0 = 0; r0 < n; r0 += kChunk) {
+    Act rows;
+    be.gather_rows(y, std::span(in.logit_rows).subspan(r0, std::min(kChunk, n - r0)), rows);
+    Act part = project(be, rows, {&head, nullptr});
+    if (softcap > 0) be.softcap(part, softcap);
+    if (n <= kChunk) {
+      logits = std::move(part);
+      break;
+    }
+    if (r0 == 0) logits = be.alloc_uninit(int64_t(n), part.cols);
+    const int64_t at = int64_t(r0) * part.cols;
+    if (part.prec == Precision::f32)
+      std::copy(part.f.begin(), part.f.end(), logits.f.begin() + at);
+    else
+      std::copy(part.d.begin(), part.d.end(), logits.d.begin() + at);
+  }
   SeqLayout one_each;
   for (size_t r = 0; r <= in.logit_rows.size(); ++r) one_each.offsets.push_back(int64_t(r));
   for (int64_t r : in.logit_rows) one_each.positions.push_back(in.seqs.positions[size_t(r)]);

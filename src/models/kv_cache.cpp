@@ -1,5 +1,7 @@
 #include "models/kv_cache.h"
 
+#include <algorithm>
+
 #include "core/error.h"
 
 namespace erank {
@@ -41,6 +43,25 @@ KVCache::KVCache(const ModelConfig& c, Backend& be, int64_t n_slots, int64_t max
     layers_.push_back(std::move(l));
   }
   bytes_ = bytes_for(c, n_slots, max_context, be.precision());
+}
+
+void KVCache::copy_slot(int64_t src, int64_t dst) {
+  ERANK_CHECK(src >= 0 && src < n_slots_ && dst >= 0 && dst < n_slots_,
+              "copy_slot: slots {} -> {} of {}", src, dst, n_slots_);
+  if (src == dst) return;
+  const int64_t len = length(src);
+  for (KVLayer& l : layers_) {
+    // A ring holding len >= cap positions has every row live; otherwise rows [0, len) are.
+    const int64_t n = std::min(len, l.cap) * l.k.cols;
+    const int64_t from = src * l.cap * l.k.cols, to = dst * l.cap * l.k.cols;
+    for (Act* a : {&l.k, &l.v}) {
+      if (a->prec == Precision::f32)
+        std::copy_n(a->f.begin() + from, n, a->f.begin() + to);
+      else
+        std::copy_n(a->d.begin() + from, n, a->d.begin() + to);
+    }
+  }
+  len_.at(static_cast<size_t>(dst)) = len;
 }
 
 }  // namespace erank

@@ -30,6 +30,9 @@ class KVCache {
   int64_t length(int64_t s) const { return len_.at(static_cast<size_t>(s)); }
   void clear(int64_t s) { len_.at(static_cast<size_t>(s)) = 0; }
   void advance(int64_t s, int64_t n) { len_.at(static_cast<size_t>(s)) += n; }
+  // Slot dst becomes a copy of slot src (keys, values, length): a context computed once and
+  // continued in several slots. The cache lives in host memory on both backends.
+  void copy_slot(int64_t src, int64_t dst);
 
  private:
   std::vector<KVLayer> layers_;

@@ -282,16 +282,35 @@ void Model::forward(Backend& be, const std::vector<std::vector<int32_t>>& seqs, 
 void Model::forward_step(Backend& be, const std::vector<std::vector<int32_t>>& seqs,
                          const std::vector<int64_t>& slots, KVCache& cache, TapSink& sink,
                          bool last_logits_only) const {
+  StepOptions opt;
+  int64_t rows = 0;
+  for (const auto& s : seqs) {
+    rows += static_cast<int64_t>(s.size());
+    if (last_logits_only) opt.logit_rows.push_back(rows - 1);
+  }
+  forward_step(be, seqs, slots, cache, sink, opt);
+}
+
+void Model::forward_step(Backend& be, const std::vector<std::vector<int32_t>>& seqs,
+                         const std::vector<int64_t>& slots, KVCache& cache, TapSink& sink,
+                         const StepOptions& opt) const {
   ERANK_CHECK(seqs.size() == slots.size(), "forward_step: {} sequences, {} slots", seqs.size(),
               slots.size());
+  ERANK_CHECK(opt.read_only.empty() || opt.read_only.size() == seqs.size(),
+              "forward_step: {} read-only flags for {} sequences", opt.read_only.size(),
+              seqs.size());
   const bool learned_pos = cfg_.arch == "opt" || cfg_.arch == "gpt2";
+  auto read_only = [&](size_t i) { return !opt.read_only.empty() && opt.read_only[i]; };
   std::vector<int64_t> past;
-  std::vector<bool> used(static_cast<size_t>(cache.n_slots()), false);
+  // Per slot: 0 unused, 1 read by read-only sequences, 2 extended by one sequence.
+  std::vector<int8_t> use(static_cast<size_t>(cache.n_slots()), 0);
   for (size_t i = 0; i < seqs.size(); ++i) {
     const int64_t slot = slots[i];
-    ERANK_CHECK(slot >= 0 && slot < cache.n_slots() && !used[size_t(slot)],
+    const int8_t u = read_only(i) ? 1 : 2;
+    ERANK_CHECK(slot >= 0 && slot < cache.n_slots() &&
+                    (use[size_t(slot)] == 0 || (u == 1 && use[size_t(slot)] == 1)),
                 "forward_step: slot {} (of {}) missing or used twice", slot, cache.n_slots());
-    used[size_t(slot)] = true;
+    use[size_t(slot)] = u;
     ERANK_CHECK(!seqs[i].empty(), "forward_step: sequence {} has no new tokens", i);
     for (int32_t id : seqs[i])
       if (id < 0 || id >= cfg_.vocab_size)
@@ -307,12 +326,14 @@ void Model::forward_step(Backend& be, const std::vector<std::vector<int32_t>>& s
   }
   ForwardInput in = make_input(seqs, past);
   in.cache = &cache;
-  in.refs = {slots, past};
-  if (last_logits_only)
-    for (size_t i = 0; i < seqs.size(); ++i) in.logit_rows.push_back(in.seqs.offsets[i + 1] - 1);
+  in.refs = {slots, past, opt.read_only};
+  in.logit_rows = opt.logit_rows;
+  for (int64_t r : in.logit_rows)
+    ERANK_CHECK(r >= 0 && r < in.seqs.rows(), "forward_step: logit row {} of {}", r,
+                in.seqs.rows());
   arch_->forward(cfg_, w_, be, in, sink);
   for (size_t i = 0; i < seqs.size(); ++i)
-    cache.advance(slots[i], static_cast<int64_t>(seqs[i].size()));
+    if (!read_only(i)) cache.advance(slots[i], static_cast<int64_t>(seqs[i].size()));
 }
 
 double forward_flops(const ModelConfig& cfg, const Architecture& arch,

@@ -13,6 +13,17 @@ namespace erank {
 
 class KVCache;
 
+// What a cached step computes beyond extending the cache (see Model::forward_step).
+struct StepOptions {
+  // Rows of the step's concatenated new tokens that go through the LM head, in this order (the
+  // logits tap has one row per entry); empty: every row.
+  std::vector<int64_t> logit_rows;
+  // Per sequence (empty: none): attend to the slot's cache without appending to it, so that
+  // several continuations can be scored on one cached context in one step. Such a slot may appear
+  // more than once, but not also as a growing sequence of the same step.
+  std::vector<bool> read_only;
+};
+
 struct LoadReport {
   std::vector<std::string> files;                   // files read
   std::string source_dtype;                         // F32 / BF16 / F16 / mixed, or GGUF types
@@ -43,6 +54,9 @@ class Model {
   void forward_step(Backend& be, const std::vector<std::vector<int32_t>>& seqs,
                     const std::vector<int64_t>& slots, KVCache& cache, TapSink& sink,
                     bool last_logits_only = true) const;
+  void forward_step(Backend& be, const std::vector<std::vector<int32_t>>& seqs,
+                    const std::vector<int64_t>& slots, KVCache& cache, TapSink& sink,
+                    const StepOptions& opt) const;
 
  private:
   ModelConfig cfg_;

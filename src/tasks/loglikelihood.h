@@ -18,7 +18,9 @@ namespace erank {
 class Model;
 
 struct LLRequest {
-  std::vector<int32_t> context;       // may be empty only if the caller already put BOS/EOS in
+  // At least one token, as lm-eval asserts: for an empty text context the caller puts the EOT (or
+  // BOS) id here, as lm-eval does.
+  std::vector<int32_t> context;
   std::vector<int32_t> continuation;  // at least one token
   // Optional hint: token ids that many requests' contexts start with (the few-shot block). The
   // scorer may compute this prefix once and reuse it; results are the same with or without it.
@@ -30,11 +32,26 @@ struct LLResult {
   bool is_greedy = false;
 };
 
+// What a call computed (benchmarks, tests).
+struct LLStats {
+  int64_t forwards = 0;
+  int64_t tokens = 0;         // rows through the model: prefixes, contexts, continuations
+  int64_t logit_rows = 0;     // rows through the LM head
+  int64_t contexts = 0;       // distinct contexts (each computed once)
+  int64_t prefixes = 0;       // shared prefixes computed
+  int64_t reused_tokens = 0;  // context tokens copied from a prefix instead of computed
+  int64_t slots = 0;          // KV cache slots
+  size_t cache_bytes = 0;
+};
+
 struct LLOptions {
-  int64_t max_length = 2048;      // lm-eval: input = (ctx + cont)[-(max_length + 1):][:-1]
-  int64_t batch_tokens = 4096;    // tokens per forward (rows of the activations)
+  int64_t max_length = 2048;    // lm-eval: input = (ctx + cont)[-(max_length + 1):][:-1]
+  int64_t batch_tokens = 4096;  // tokens per forward (rows of the activations); a longer
+                                // context or continuation runs alone in its forward
+  int64_t max_cache_bytes = int64_t(2) << 30;  // KV cache budget (slots are cut to fit, >= 2)
   // Called after each forward with (requests done, requests total).
   std::function<void(int64_t, int64_t)> progress;
+  LLStats* stats = nullptr;  // filled when set
 };
 
 std::vector<LLResult> score_loglikelihood(const Model& model, Backend& be,
