@@ -25,9 +25,9 @@ namespace fs = std::filesystem;
 using ojson = nlohmann::ordered_json;
 
 // `erank eval` with no --tasks: a small MMLU 5-shot run on the embedded model.
-const std::vector<std::string> kDefaultTasks = {
-    "mmlu_abstract_algebra", "mmlu_anatomy", "mmlu_high_school_geography",
-    "mmlu_college_computer_science"};
+const std::vector<std::string> kDefaultTasks = {"mmlu_abstract_algebra", "mmlu_anatomy",
+                                                "mmlu_high_school_geography",
+                                                "mmlu_college_computer_science"};
 
 struct Options {
   EngineOptions engine;
@@ -56,7 +56,8 @@ std::vector<T> split_list(const std::string& s, const char* what) {
           v = std::stoi(item, &used);
         } catch (const std::exception&) {
         }
-        if (used != item.size() || v < 0) fail("{}: '{}' is not a non-negative integer", what, item);
+        if (used != item.size() || v < 0)
+          fail("{}: '{}' is not a non-negative integer", what, item);
         out.push_back(v);
       } else {
         out.push_back(item);
@@ -157,7 +158,8 @@ int run(const Options& o) {
     EvalProgress ep;
     ep.fn = [&](const std::string& stage, int64_t done, int64_t total) {
       if (stage != "scoring") return;
-      if (!bar) bar = std::make_unique<Progress>("eval", total, stderr_is_tty(), o.quiet, "documents");
+      if (!bar)
+        bar = std::make_unique<Progress>("eval", total, stderr_is_tty(), o.quiet, "documents");
       bar->update(done, 0);
     };
     r.out = evaluate(reg, *model, *tok, *be, rs, ep);

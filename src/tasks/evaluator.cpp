@@ -27,30 +27,7 @@ namespace fs = std::filesystem;
 namespace erank {
 namespace {
 
-// One scored document: its prompts, requests and (once scored) results.
-struct DocRun {
-  int64_t doc_id = 0;
-  std::vector<std::string> contexts, conts;  // one pair per request
-  std::vector<std::string> choices;
-  std::vector<int64_t> gold;
-  nlohmann::ordered_json target;
-  std::string prefix_text;  // system + shots: the part shared with other documents
-  std::string key;          // hash of the request strings (resume checks it)
-  std::vector<double> lls;
-  std::vector<bool> greedy;
-  bool done = false;
-};
-
-struct TaskRun {
-  const TaskConfig* cfg = nullptr;
-  std::vector<ojson> eval_docs, shot_docs;
-  std::unique_ptr<PromptBuilder> prompts;
-  int n_shot = 0;
-  int64_t n_original = 0;
-  std::vector<DocRun> docs;
-};
-
-bool key_matches(const std::string& key, const TaskConfig& t) {
+bool key_matches_task(const std::string& key, const TaskConfig& t) {
   if (key == t.task || key == t.dataset_path) return true;
   return std::find(t.tags.begin(), t.tags.end(), key) != t.tags.end();
 }
@@ -69,7 +46,14 @@ std::string subst(std::string pat, const std::string& split, const TaskConfig& t
 // Where one split of a task comes from: --data (file or layout folder), the task file's
 // data_files, the HF cache or erank's embedded data. Empty optional: not found.
 std::optional<DocTable> load_split(const TaskConfig& t, const std::string& split,
-                                   const EvalSettings& s, std::vector<std::string>& searched) {
+                                   const EvalSettings& s,
+                                   const std::map<std::string, std::set<std::string>>& groups,
+                                   std::vector<std::string>& searched) {
+  auto key_matches = [&](const std::string& key, const TaskConfig& task) {
+    auto g = groups.find(key);
+    if (g != groups.end() && g->second.count(task.task)) return true;
+    return key_matches_task(key, task);
+  };
   for (auto& [key, path] : s.data) {
     const auto colon = key.rfind(':');
     if (colon != std::string::npos && colon > 0) {
@@ -93,8 +77,8 @@ std::optional<DocTable> load_split(const TaskConfig& t, const std::string& split
   if (t.dataset_kwargs.is_object() && t.dataset_kwargs.contains("data_files")) {
     const auto& df = t.dataset_kwargs["data_files"];
     if (df.is_object() && df.contains(split)) {
-      fs::path p = df[split].is_array() ? df[split][0].get<std::string>()
-                                        : df[split].get<std::string>();
+      fs::path p =
+          df[split].is_array() ? df[split][0].get<std::string>() : df[split].get<std::string>();
       if (p.is_relative()) p = fs::path(t.file).parent_path() / p;
       return read_docs(p.string());
     }
@@ -107,10 +91,12 @@ std::optional<DocTable> load_split(const TaskConfig& t, const std::string& split
   return std::nullopt;
 }
 
+using KeyTasks = std::map<std::string, std::set<std::string>>;
+
 std::vector<ojson> load_docs_or_fail(const TaskConfig& t, const std::string& split,
-                                     const EvalSettings& s) {
+                                     const EvalSettings& s, const KeyTasks& groups) {
   std::vector<std::string> searched;
-  auto table = load_split(t, split, s, searched);
+  auto table = load_split(t, split, s, groups, searched);
   if (!table) {
     std::string where;
     for (auto& x : searched) where += (where.empty() ? "" : "; ") + x;
@@ -171,7 +157,8 @@ ojson relabel(const ojson& shot, const PromptBuilder& pb, const std::string& mod
   const int64_t n = static_cast<int64_t>(choices.size());
   if (n < 2 || gold.empty() || gold[0] < 0) return shot;
   int64_t g = gold[0];
-  const int64_t pick = mode == "flipped" ? (g + 1) % n : static_cast<int64_t>(rng.randbelow(uint64_t(n)));
+  const int64_t pick =
+      mode == "flipped" ? (g + 1) % n : static_cast<int64_t>(rng.randbelow(uint64_t(n)));
   ojson d = shot;
   d[PromptBuilder::kShotLabel] = pick;
   return d;
@@ -201,35 +188,38 @@ std::pair<std::vector<int32_t>, std::vector<int32_t>> encode_pair(const Tokenize
                                         whole.end())};
 }
 
-EvalOutput evaluate(const TaskRegistry& reg, const Model& model, const Tokenizer& tok,
-                    Backend& be, const EvalSettings& s, const EvalProgress& progress) {
-  const auto t0 = std::chrono::steady_clock::now();
-  EvalOutput out;
-  out.trees = resolve_tasks(reg, s.tasks);
-  const auto names = leaf_tasks(out.trees);
-  auto report = [&](const std::string& stage, int64_t done, int64_t total) {
-    if (progress.fn) progress.fn(stage, done, total);
-  };
-
+std::vector<PreparedTask> prepare_tasks(const TaskRegistry& reg, const EvalSettings& s) {
+  const auto names = leaf_tasks(resolve_tasks(reg, s.tasks));
+  // --data keys naming a group or tag stand for its tasks.
+  std::map<std::string, std::set<std::string>> key_tasks;
+  for (auto& [key, path] : s.data) {
+    const std::string name =
+        key.substr(0, key.rfind(':') == std::string::npos || key.rfind(':') == 0 ? key.size()
+                                                                                 : key.rfind(':'));
+    if (reg.group(name) || !reg.tagged(name).empty())
+      for (auto& t : leaf_tasks(resolve_tasks(reg, {name}))) key_tasks[name].insert(t);
+  }
   // 1. Documents and prompts, task by task (each task's sampler draws in document order).
-  std::vector<TaskRun> runs;
+  std::vector<PreparedTask> runs;
   for (auto& name : names) {
-    TaskRun r;
+    PreparedTask r;
     r.cfg = reg.task(name);
     const TaskConfig& t = *r.cfg;
     if (t.output_type != "multiple_choice")
-      fail("task {}: output_type '{}' is not a multiple-choice task (erank eval scores "
-           "multiple_choice tasks)",
-           t.task, t.output_type);
-    r.eval_docs = load_docs_or_fail(t, t.eval_split(), s);
+      fail(
+          "task {}: output_type '{}' is not a multiple-choice task (erank eval scores "
+          "multiple_choice tasks)",
+          t.task, t.output_type);
+    r.eval_docs = load_docs_or_fail(t, t.eval_split(), s, key_tasks);
     r.n_original = static_cast<int64_t>(r.eval_docs.size());
     r.n_shot = s.num_fewshot.value_or(t.num_fewshot.value_or(0));
     // The few-shot split: fewshot_split, else train -> validation -> test (lm-eval's fallback).
     std::optional<std::string> shot_split = t.fewshot_split;
-    if (!shot_split) shot_split = t.training_split ? t.training_split
-                                  : t.validation_split ? t.validation_split
-                                                       : t.test_split;
-    if (r.n_shot > 0) r.shot_docs = load_docs_or_fail(t, *shot_split, s);
+    if (!shot_split)
+      shot_split = t.training_split     ? t.training_split
+                   : t.validation_split ? t.validation_split
+                                        : t.test_split;
+    if (r.n_shot > 0) r.shot_docs = load_docs_or_fail(t, *shot_split, s, key_tasks);
     TaskConfig* mut = const_cast<TaskConfig*>(r.cfg);  // --description overrides the file
     if (!s.description.empty()) mut->description = s.description;
     r.prompts = std::make_unique<PromptBuilder>(t, features_of(r.eval_docs));
@@ -243,13 +233,14 @@ EvalOutput evaluate(const TaskRegistry& reg, const Model& model, const Tokenizer
     ChatOptions chat{s.chat, s.chat_vars, s.fewshot_as_multiturn};
     for (int64_t i = 0; i < n; ++i) {
       const ojson& doc = r.eval_docs[size_t(i)];
-      DocRun d;
+      PreparedDoc d;
       d.doc_id = i;
       auto shots = sampler.sample(r.n_shot, exclude_self ? &doc : nullptr);
       std::vector<ojson> relabelled;
       std::vector<const ojson*> shot_ptrs = shots;
       if (s.fewshot_labels != "gold") {
-        for (auto* sd : shots) relabelled.push_back(relabel(*sd, *r.prompts, s.fewshot_labels, label_rng));
+        for (auto* sd : shots)
+          relabelled.push_back(relabel(*sd, *r.prompts, s.fewshot_labels, label_rng));
         shot_ptrs.clear();
         for (auto& x : relabelled) shot_ptrs.push_back(&x);
       }
@@ -265,8 +256,8 @@ EvalOutput evaluate(const TaskRegistry& reg, const Model& model, const Tokenizer
                d.choices.size());
       if (d.contexts.size() == 1) d.contexts.resize(d.conts.size(), d.contexts[0]);
       if (d.contexts.size() != d.conts.size())
-        fail("task {}: document {}: {} contexts for {} continuations", t.task, i,
-             d.contexts.size(), d.conts.size());
+        fail("task {}: document {}: {} contexts for {} continuations", t.task, i, d.contexts.size(),
+             d.conts.size());
       if (!s.chat) d.prefix_text = r.prompts->shared_prefix(doc, shot_ptrs, system);
       Sha256 h;
       for (size_t k = 0; k < d.contexts.size(); ++k) {
@@ -278,10 +269,20 @@ EvalOutput evaluate(const TaskRegistry& reg, const Model& model, const Tokenizer
       d.key = h.hex_digest();
       r.docs.push_back(std::move(d));
     }
-    report("prompts " + t.task, static_cast<int64_t>(runs.size()) + 1,
-           static_cast<int64_t>(names.size()));
     runs.push_back(std::move(r));
   }
+  return runs;
+}
+
+EvalOutput evaluate(const TaskRegistry& reg, const Model& model, const Tokenizer& tok, Backend& be,
+                    const EvalSettings& s, const EvalProgress& progress) {
+  const auto t0 = std::chrono::steady_clock::now();
+  EvalOutput out;
+  out.trees = resolve_tasks(reg, s.tasks);
+  auto report = [&](const std::string& stage, int64_t done, int64_t total) {
+    if (progress.fn) progress.fn(stage, done, total);
+  };
+  std::vector<PreparedTask> runs = prepare_tasks(reg, s);
 
   // 2. Resume: documents already scored by an interrupted run with the same requests.
   if (!s.partial_path.empty() && fs::exists(s.partial_path)) {
@@ -308,7 +309,7 @@ EvalOutput evaluate(const TaskRegistry& reg, const Model& model, const Tokenizer
   //    resume file), shared few-shot blocks tokenised once.
   const int64_t max_len = s.max_length > 0 ? s.max_length : model.config().max_positions;
   std::map<std::string, std::shared_ptr<const std::vector<int32_t>>> prefix_ids;
-  std::vector<std::pair<TaskRun*, DocRun*>> pending;
+  std::vector<std::pair<PreparedTask*, PreparedDoc*>> pending;
   int64_t total_docs = 0;
   for (auto& r : runs)
     for (auto& d : r.docs) {
@@ -324,7 +325,7 @@ EvalOutput evaluate(const TaskRegistry& reg, const Model& model, const Tokenizer
     const size_t c1 = std::min(pending.size(), c0 + chunk_docs);
     std::vector<LLRequest> reqs;
     for (size_t i = c0; i < c1; ++i) {
-      DocRun& d = *pending[i].second;
+      PreparedDoc& d = *pending[i].second;
       std::shared_ptr<const std::vector<int32_t>> hint;
       if (!d.prefix_text.empty()) {
         auto& p = prefix_ids[d.prefix_text];
@@ -355,14 +356,15 @@ EvalOutput evaluate(const TaskRegistry& reg, const Model& model, const Tokenizer
     const int64_t n_chunk_reqs = static_cast<int64_t>(reqs.size());
     opt.progress = [&](int64_t done, int64_t total) {
       (void)total;
-      report("scoring", base + (static_cast<int64_t>(c1 - c0) * done) / std::max<int64_t>(1, n_chunk_reqs),
+      report("scoring",
+             base + (static_cast<int64_t>(c1 - c0) * done) / std::max<int64_t>(1, n_chunk_reqs),
              total_docs);
     };
     auto res = score_loglikelihood(model, be, reqs, opt);
     out.n_requests += static_cast<int64_t>(reqs.size());
     size_t at = 0;
     for (size_t i = c0; i < c1; ++i) {
-      DocRun& d = *pending[i].second;
+      PreparedDoc& d = *pending[i].second;
       for (size_t k = 0; k < d.conts.size(); ++k, ++at) {
         double ll = res[at].logprob;
         if (s.scoring == "opencompass-ppl")  // lower mean perplexity = higher mean log p
@@ -372,8 +374,11 @@ EvalOutput evaluate(const TaskRegistry& reg, const Model& model, const Tokenizer
       }
       d.done = true;
       if (partial) {
-        ojson line{{"task", pending[i].first->cfg->task}, {"doc_id", d.doc_id}, {"key", d.key},
-                   {"lls", d.lls}, {"greedy", d.greedy}};
+        ojson line{{"task", pending[i].first->cfg->task},
+                   {"doc_id", d.doc_id},
+                   {"key", d.key},
+                   {"lls", d.lls},
+                   {"greedy", d.greedy}};
         partial << line.dump() << "\n";
       }
     }
@@ -415,8 +420,8 @@ EvalOutput evaluate(const TaskRegistry& reg, const Model& model, const Tokenizer
         ojson resps = ojson::array(), filtered = ojson::array();
         for (size_t k = 0; k < d.conts.size(); ++k) {
           args["gen_args_" + std::to_string(k)] = {{"arg_0", d.contexts[k]}, {"arg_1", d.conts[k]}};
-          const ojson pair = ojson::array(
-              {py_str(ojson(d.lls[k])), std::string(d.greedy[k] ? "True" : "False")});
+          const ojson pair =
+              ojson::array({py_str(ojson(d.lls[k])), std::string(d.greedy[k] ? "True" : "False")});
           resps.push_back(ojson::array({pair}));
           filtered.push_back(pair);
         }

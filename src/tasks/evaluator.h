@@ -5,12 +5,14 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "backend/backend.h"
+#include "tasks/prompt.h"
 #include "tasks/task_config.h"
 
 namespace erank {
@@ -21,11 +23,11 @@ struct ChatTemplate;
 
 struct EvalSettings {
   std::vector<std::string> tasks;
-  std::optional<int> num_fewshot;  // overrides the task files'
-  std::optional<int64_t> limit;    // first N documents of each task
-  std::string system;              // --system (lm-eval's system_instruction)
-  std::string role;                // --role: a role prompt put before the system instruction
-  std::string description;         // --description: replaces the task files'
+  std::optional<int> num_fewshot;      // overrides the task files'
+  std::optional<int64_t> limit;        // first N documents of each task
+  std::string system;                  // --system (lm-eval's system_instruction)
+  std::string role;                    // --role: a role prompt put before the system instruction
+  std::string description;             // --description: replaces the task files'
   const ChatTemplate* chat = nullptr;  // --apply-chat-template
   nlohmann::ordered_json chat_vars;    // bos_token, eos_token ... for the template
   bool fewshot_as_multiturn = false;
@@ -42,13 +44,40 @@ struct EvalSettings {
   std::string partial_path;
 };
 
+// One scored document: its prompts, requests and (once scored) results.
+struct PreparedDoc {
+  int64_t doc_id = 0;
+  std::vector<std::string> contexts, conts;  // one pair per request
+  std::vector<std::string> choices;
+  std::vector<int64_t> gold;
+  nlohmann::ordered_json target;
+  std::string prefix_text;  // system + shots: the part shared with other documents
+  std::string key;          // hash of the request strings (resume checks it)
+  std::vector<double> lls;
+  std::vector<bool> greedy;
+  bool done = false;
+};
+
+struct PreparedTask {
+  const TaskConfig* cfg = nullptr;
+  std::vector<nlohmann::ordered_json> eval_docs, shot_docs;
+  std::unique_ptr<PromptBuilder> prompts;
+  int n_shot = 0;
+  int64_t n_original = 0;
+  std::vector<PreparedDoc> docs;
+};
+
+// Documents and request strings of every task (no model): what lm-eval's build_all_requests
+// makes. Throws erank::Error for missing data, fields or labels outside the choices.
+std::vector<PreparedTask> prepare_tasks(const TaskRegistry& reg, const EvalSettings& s);
+
 struct TaskResult {
   std::string name, alias;
   const TaskConfig* config = nullptr;
   int n_shot = 0;
   int64_t n_original = 0, n_effective = 0;
-  std::map<std::string, double> metrics;  // acc, acc_norm ...
-  std::map<std::string, double> stderrs;  // missing: "N/A"
+  std::map<std::string, double> metrics;        // acc, acc_norm ...
+  std::map<std::string, double> stderrs;        // missing: "N/A"
   std::vector<nlohmann::ordered_json> samples;  // lm-eval samples lines (when log_samples)
 };
 
@@ -73,8 +102,8 @@ struct EvalProgress {
   std::function<void(const std::string& stage, int64_t done, int64_t total)> fn;
 };
 
-EvalOutput evaluate(const TaskRegistry& reg, const Model& model, const Tokenizer& tok,
-                    Backend& be, const EvalSettings& s, const EvalProgress& progress = {});
+EvalOutput evaluate(const TaskRegistry& reg, const Model& model, const Tokenizer& tok, Backend& be,
+                    const EvalSettings& s, const EvalProgress& progress = {});
 
 // lm-eval's tokenisation of a request: trailing whitespace of the context moves to the
 // continuation; the pair is encoded whole and split at len(encode(context)); an empty context

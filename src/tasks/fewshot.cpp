@@ -29,7 +29,8 @@ std::vector<const nlohmann::ordered_json*> FewshotSampler::sample(
     for (int64_t i : random_sample(rng_, N, n)) out.push_back(&docs_[size_t(i)]);
     return out;
   }
-  if (n + 1 > N) fail("{} few-shot examples (+1) requested but the few-shot split has only {}", n, N);
+  if (n + 1 > N)
+    fail("{} few-shot examples (+1) requested but the few-shot split has only {}", n, N);
   for (int64_t i : random_sample(rng_, N, n + 1)) {
     if (docs_[size_t(i)] == *eval_doc) continue;
     if (static_cast<int>(out.size()) < n) out.push_back(&docs_[size_t(i)]);

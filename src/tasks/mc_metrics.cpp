@@ -26,8 +26,8 @@ std::map<std::string, double> mc_doc_metrics(const std::vector<double>& lls,
                                              const std::vector<std::string>& choices,
                                              const std::vector<int64_t>& gold,
                                              const std::vector<std::string>& wanted) {
-  ERANK_CHECK(lls.size() == choices.size() && greedy.size() == lls.size(),
-              "{} scores, {} choices", lls.size(), choices.size());
+  ERANK_CHECK(lls.size() == choices.size() && greedy.size() == lls.size(), "{} scores, {} choices",
+              lls.size(), choices.size());
   std::vector<double> by_char(lls.size()), by_byte(lls.size());
   for (size_t i = 0; i < lls.size(); ++i) {
     by_char[i] = lls[i] / static_cast<double>(py_len(choices[i]));
@@ -39,18 +39,22 @@ std::map<std::string, double> mc_doc_metrics(const std::vector<double>& lls,
   };
   std::map<std::string, double> m;
   for (auto& w : wanted) {
-    if (w == "acc") m[w] = hit(pred);
-    else if (w == "acc_norm") m[w] = hit(pred_norm);
-    else if (w == "acc_bytes") m[w] = hit(pred_byte);
+    if (w == "acc")
+      m[w] = hit(pred);
+    else if (w == "acc_norm")
+      m[w] = hit(pred_norm);
+    else if (w == "acc_bytes")
+      m[w] = hit(pred_byte);
     else if (w == "exact_match") {
       bool any = false;
       for (auto g : gold)
         if (g >= 0 && g < static_cast<int64_t>(greedy.size()) && greedy[size_t(g)]) any = true;
       m[w] = any ? 1.0 : 0.0;
     } else {
-      fail("metric '{}' is not a multiple-choice metric erank computes (acc, acc_norm, "
-           "acc_bytes, exact_match)",
-           w);
+      fail(
+          "metric '{}' is not a multiple-choice metric erank computes (acc, acc_norm, "
+          "acc_bytes, exact_match)",
+          w);
     }
   }
   return m;

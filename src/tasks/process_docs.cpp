@@ -28,9 +28,12 @@ void hellaswag(std::vector<ojson>& docs, const std::string& task) {
     for (auto& e : d["endings"]) choices.push_back(hellaswag_preprocess(e.get<std::string>()));
     const ojson& label = d.contains("label") ? d["label"] : ojson();
     int64_t gold = 0;
-    if (label.is_number_integer()) gold = label.get<int64_t>();
-    else if (label.is_string() && !label.get<std::string>().empty()) gold = std::stoll(label.get<std::string>());
-    else fail("task {}: a document's 'label' is not an integer", task);
+    if (label.is_number_integer())
+      gold = label.get<int64_t>();
+    else if (label.is_string() && !label.get<std::string>().empty())
+      gold = std::stoll(label.get<std::string>());
+    else
+      fail("task {}: a document's 'label' is not an integer", task);
     d["query"] = hellaswag_preprocess(field(d, "activity_label", task) + ": " + ctx);
     d["choices"] = choices;
     d["gold"] = gold;
@@ -50,8 +53,8 @@ void gpqa(std::vector<ojson>& docs, const std::string& task) {
   PyRandom rng(0);
   for (auto& d : docs) {
     std::vector<std::string> c;
-    for (const char* k : {"Incorrect Answer 1", "Incorrect Answer 2", "Incorrect Answer 3",
-                          "Correct Answer"}) {
+    for (const char* k :
+         {"Incorrect Answer 1", "Incorrect Answer 2", "Incorrect Answer 3", "Correct Answer"}) {
       if (!d.contains(k)) fail("task {}: a document has no field '{}'", task, k);
       c.push_back(gpqa_preprocess(d[k]));
     }
@@ -67,6 +70,21 @@ void gpqa(std::vector<ojson>& docs, const std::string& task) {
   }
 }
 
+// google/boolq (question, answer: bool, passage) -> SuperGLUE's boolq (question, passage, idx,
+// label), the copy lm-eval reads; documents already in SuperGLUE's layout pass unchanged.
+void boolq(std::vector<ojson>& docs, const std::string& task) {
+  for (size_t i = 0; i < docs.size(); ++i) {
+    ojson& d = docs[i];
+    if (d.contains("label")) continue;
+    if (!d.contains("answer") || !d["answer"].is_boolean())
+      fail("task {}: document {} has neither 'label' nor a boolean 'answer'", task, i);
+    d = ojson{{"question", field(d, "question", task)},
+              {"passage", field(d, "passage", task)},
+              {"idx", static_cast<int64_t>(i)},
+              {"label", d["answer"].get<bool>() ? 1 : 0}};
+  }
+}
+
 }  // namespace
 
 std::string hellaswag_preprocess(const std::string& text) {
@@ -76,11 +94,14 @@ std::string hellaswag_preprocess(const std::string& text) {
   return tmpl::pystr::replace(t, "  ", " ", -1);
 }
 
-std::vector<std::string> process_docs_names() { return {"hellaswag", "gpqa"}; }
+std::vector<std::string> process_docs_names() {
+  return {"hellaswag", "gpqa", "boolq"};
+}
 
 void process_docs(const std::string& name, std::vector<ojson>& docs, const std::string& task) {
   if (name == "hellaswag") return hellaswag(docs, task);
   if (name == "gpqa") return gpqa(docs, task);
+  if (name == "boolq") return boolq(docs, task);
   std::string known;
   for (auto& n : process_docs_names()) known += (known.empty() ? "" : ", ") + n;
   fail("task {}: unknown process_docs '{}' (built-in: {})", task, name, known);

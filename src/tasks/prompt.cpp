@@ -81,7 +81,8 @@ std::vector<std::string> PromptBuilder::doc_to_choice(const ojson& doc, const oj
   ojson list;
   if (spec.is_string()) {
     const std::string s = spec.get<std::string>();
-    list = is_feature(s) ? doc.at(s) : py_literal_eval(render(s, doc), cfg_.task + " doc_to_choice");
+    list =
+        is_feature(s) ? doc.at(s) : py_literal_eval(render(s, doc), cfg_.task + " doc_to_choice");
   } else if (spec.is_array()) {
     list = spec;
   } else if (spec.is_object()) {
@@ -90,7 +91,8 @@ std::vector<std::string> PromptBuilder::doc_to_choice(const ojson& doc, const oj
   } else {
     fail("{}: task {} has no doc_to_choice", cfg_.file, cfg_.task);
   }
-  if (!list.is_array()) fail("task {}: doc_to_choice must give a list, got {}", cfg_.task, py_str(list));
+  if (!list.is_array())
+    fail("task {}: doc_to_choice must give a list, got {}", cfg_.task, py_str(list));
   std::vector<std::string> out;
   for (auto& x : list) out.push_back(py_str(x));
   return out;
@@ -107,12 +109,12 @@ void PromptBuilder::detect_multiple_input(const ojson& first_doc) {
 }
 
 std::string PromptBuilder::shot_answer(const ojson& shot) const {
-  const ojson& tspec = cfg_.fewshot_doc_to_target.is_null() ? cfg_.doc_to_target
-                                                            : cfg_.fewshot_doc_to_target;
+  const ojson& tspec =
+      cfg_.fewshot_doc_to_target.is_null() ? cfg_.doc_to_target : cfg_.fewshot_doc_to_target;
   ojson a = doc_to_target(shot, tspec);
   if (a.is_number_integer()) {
-    const ojson& cspec = cfg_.fewshot_doc_to_choice.is_null() ? cfg_.doc_to_choice
-                                                              : cfg_.fewshot_doc_to_choice;
+    const ojson& cspec =
+        cfg_.fewshot_doc_to_choice.is_null() ? cfg_.doc_to_choice : cfg_.fewshot_doc_to_choice;
     if (cspec.is_null()) return py_str(a);
     auto c = doc_to_choice(shot, cspec);
     const int64_t i = a.get<int64_t>();
@@ -169,9 +171,10 @@ std::string PromptBuilder::finish(std::vector<Msg> msgs, const ChatOptions& chat
   }
   const bool add_generation_prompt = cfg_.gen_prefix.empty();
   if (!add_generation_prompt)
-    fail("task {}: gen_prefix with --apply-chat-template (continue_final_message) is not "
-         "supported",
-         cfg_.task);
+    fail(
+        "task {}: gen_prefix with --apply-chat-template (continue_final_message) is not "
+        "supported",
+        cfg_.task);
   return render_chat(*chat.tmpl, conv, add_generation_prompt, chat.vars);
 }
 

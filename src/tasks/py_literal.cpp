@@ -32,10 +32,14 @@ struct Parser {
     for (size_t k = 0; k < n; ++k) {
       const char c = s[i++];
       v <<= 4;
-      if (c >= '0' && c <= '9') v |= uint32_t(c - '0');
-      else if (c >= 'a' && c <= 'f') v |= uint32_t(c - 'a' + 10);
-      else if (c >= 'A' && c <= 'F') v |= uint32_t(c - 'A' + 10);
-      else bad("bad hex escape");
+      if (c >= '0' && c <= '9')
+        v |= uint32_t(c - '0');
+      else if (c >= 'a' && c <= 'f')
+        v |= uint32_t(c - 'a' + 10);
+      else if (c >= 'A' && c <= 'F')
+        v |= uint32_t(c - 'A' + 10);
+      else
+        bad("bad hex escape");
     }
     return v;
   }
@@ -53,22 +57,53 @@ struct Parser {
       if (i >= s.size()) bad("unterminated string");
       const char e = s[i++];
       switch (e) {
-        case 'n': out += '\n'; break;
-        case 't': out += '\t'; break;
-        case 'r': out += '\r'; break;
-        case '0': out += '\0'; break;
-        case 'a': out += '\a'; break;
-        case 'b': out += '\b'; break;
-        case 'f': out += '\f'; break;
-        case 'v': out += '\v'; break;
-        case '\\': out += '\\'; break;
-        case '\'': out += '\''; break;
-        case '"': out += '"'; break;
-        case '\n': break;
-        case 'x': put_utf8(out, hex(2)); break;
-        case 'u': put_utf8(out, hex(4)); break;
-        case 'U': put_utf8(out, hex(8)); break;
-        default: out += '\\'; out += e;
+        case 'n':
+          out += '\n';
+          break;
+        case 't':
+          out += '\t';
+          break;
+        case 'r':
+          out += '\r';
+          break;
+        case '0':
+          out += '\0';
+          break;
+        case 'a':
+          out += '\a';
+          break;
+        case 'b':
+          out += '\b';
+          break;
+        case 'f':
+          out += '\f';
+          break;
+        case 'v':
+          out += '\v';
+          break;
+        case '\\':
+          out += '\\';
+          break;
+        case '\'':
+          out += '\'';
+          break;
+        case '"':
+          out += '"';
+          break;
+        case '\n':
+          break;
+        case 'x':
+          put_utf8(out, hex(2));
+          break;
+        case 'u':
+          put_utf8(out, hex(4));
+          break;
+        case 'U':
+          put_utf8(out, hex(8));
+          break;
+        default:
+          out += '\\';
+          out += e;
       }
     }
     return out;
@@ -135,9 +170,10 @@ struct Parser {
     const size_t start = i;
     if (s[i] == '-' || s[i] == '+') ++i;
     bool is_float = false;
-    while (i < s.size() && (isdigit(static_cast<unsigned char>(s[i])) || s[i] == '.' ||
-                            s[i] == 'e' || s[i] == 'E' || s[i] == '_' ||
-                            ((s[i] == '-' || s[i] == '+') && (s[i - 1] == 'e' || s[i - 1] == 'E')))) {
+    while (i < s.size() &&
+           (isdigit(static_cast<unsigned char>(s[i])) || s[i] == '.' || s[i] == 'e' ||
+            s[i] == 'E' || s[i] == '_' ||
+            ((s[i] == '-' || s[i] == '+') && (s[i - 1] == 'e' || s[i - 1] == 'E')))) {
       if (s[i] == '.' || s[i] == 'e' || s[i] == 'E') is_float = true;
       ++i;
     }
@@ -188,14 +224,15 @@ bool py_isdigit(std::string_view s) {
                                     static_cast<utf8proc_ssize_t>(s.size() - i), &cp);
     if (n <= 0) return false;
     i += static_cast<size_t>(n);
-    if (utf8proc_category(cp) != UTF8PROC_CATEGORY_ND && !(cp >= 0xB2 && cp <= 0xB3) &&
-        cp != 0xB9)
+    if (utf8proc_category(cp) != UTF8PROC_CATEGORY_ND && !(cp >= 0xB2 && cp <= 0xB3) && cp != 0xB9)
       return false;
   }
   return true;
 }
 
-bool py_starts_with_space(std::string_view s) { return !s.empty() && cp_isspace(first_cp(s)); }
+bool py_starts_with_space(std::string_view s) {
+  return !s.empty() && cp_isspace(first_cp(s));
+}
 
 bool py_ends_with_space(std::string_view s) {
   if (s.empty()) return false;

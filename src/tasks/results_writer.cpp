@@ -22,8 +22,10 @@ void put_metrics(ojson& o, const std::map<std::string, double>& m,
   for (auto& [k, v] : m) {
     o[k + ",none"] = v;
     auto e = se.find(k);
-    if (e != se.end()) o[k + "_stderr,none"] = e->second;
-    else o[k + "_stderr,none"] = "N/A";
+    if (e != se.end())
+      o[k + "_stderr,none"] = e->second;
+    else
+      o[k + "_stderr,none"] = "N/A";
   }
 }
 
@@ -36,7 +38,8 @@ std::string version_str(double v) {
 
 std::string sanitize_model_name(const std::string& name) {
   std::string s;
-  for (char c : name) s += (c == '/' || c == '\\' || c == ':') ? std::string("__") : std::string(1, c);
+  for (char c : name)
+    s += (c == '/' || c == '\\' || c == ':') ? std::string("__") : std::string(1, c);
   return s;
 }
 
@@ -45,7 +48,9 @@ std::string iso_stamp() {
   const std::time_t t = std::chrono::system_clock::to_time_t(now);
   std::tm tm{};
   localtime_r(&t, &tm);
-  const auto us = std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count() % 1000000;
+  const auto us =
+      std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count() %
+      1000000;
   char buf[64];
   std::strftime(buf, sizeof buf, "%Y-%m-%dT%H-%M-%S", &tm);
   return fmt::format("{}.{:06d}", buf, us);
@@ -110,7 +115,8 @@ ojson results_json(const EvalOutput& out, const RunInfo& info) {
   r["model_source"] = info.model_source;
   r["model_name"] = info.model_name;
   r["model_name_sanitized"] = sanitize_model_name(info.model_name);
-  r["system_instruction"] = info.system_instruction.empty() ? ojson() : ojson(info.system_instruction);
+  r["system_instruction"] =
+      info.system_instruction.empty() ? ojson() : ojson(info.system_instruction);
   r["fewshot_as_multiturn"] = info.fewshot_as_multiturn;
   r["chat_template"] = info.chat_template.empty() ? ojson() : ojson(info.chat_template);
   r["total_evaluation_time_seconds"] = fmt::format("{}", out.seconds);
@@ -132,9 +138,9 @@ std::string write_results(const std::string& dir, const EvalOutput& out, const R
       f.commit();
     }
   const std::string path = (base / fmt::format("results_{}.json", stamp)).string();
-  write_file_atomic(path, results_json(out, info).dump(2, ' ', false,
-                                                        nlohmann::json::error_handler_t::replace) +
-                              "\n");
+  write_file_atomic(
+      path,
+      results_json(out, info).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
   return path;
 }
 
@@ -148,8 +154,15 @@ std::string results_table(const EvalOutput& out) {
                  const std::map<std::string, bool>& hib) {
     bool first = true;
     for (auto& [k, v] : m) {
-      Row r{first ? name : "", first ? version : "", first ? "none" : "", first ? nshot : "", k,
-            "", fmt::format("{:.4f}", v), "±", "N/A"};
+      Row r{first ? name : "",
+            first ? version : "",
+            first ? "none" : "",
+            first ? nshot : "",
+            k,
+            "",
+            fmt::format("{:.4f}", v),
+            "±",
+            "N/A"};
       auto h = hib.find(k);
       r.arrow = h == hib.end() ? "" : (h->second ? "↑" : "↓");
       auto e = se.find(k);
@@ -189,8 +202,8 @@ std::string results_table(const EvalOutput& out) {
                                          "",      "Value",   "",       "Stderr"};
   std::vector<size_t> w(head.size());
   auto cells = [](const Row& r) {
-    return std::vector<std::string>{r.name, r.version, r.filter, r.nshot, r.metric,
-                                    r.arrow, r.value, r.pm, r.err};
+    return std::vector<std::string>{r.name,  r.version, r.filter, r.nshot, r.metric,
+                                    r.arrow, r.value,   r.pm,     r.err};
   };
   auto width = [](const std::string& s) {
     size_t n = 0;
@@ -214,7 +227,8 @@ std::string results_table(const EvalOutput& out) {
   };
   std::string s = line(head);
   s += "|";
-  for (size_t i = 0; i < w.size(); ++i) s += std::string(w[i] - 1, '-') + (right[i] ? ":" : "-") + "|";
+  for (size_t i = 0; i < w.size(); ++i)
+    s += std::string(w[i] - 1, '-') + (right[i] ? ":" : "-") + "|";
   s += "\n";
   for (auto& r : rows) s += line(cells(r));
   return s;

@@ -75,7 +75,8 @@ std::vector<ojson> parse_yaml(const std::string& text, const std::string& file) 
   try {
     for (const auto& d : YAML::LoadAll(text)) {
       if (d.IsNull()) continue;
-      if (!d.IsMap()) fail("{}:{}: a task file document must be a mapping", file, d.Mark().line + 1);
+      if (!d.IsMap())
+        fail("{}:{}: a task file document must be a mapping", file, d.Mark().line + 1);
       docs.push_back(to_json(d, file));
     }
   } catch (const YAML::Exception& e) {
@@ -97,8 +98,7 @@ std::string read_text(const fs::path& p) {
 ojson resolve_includes(ojson doc, const fs::path& file, int depth = 0) {
   if (!doc.contains("include")) return doc;
   if (depth > 16) fail("{}: includes nested more than 16 deep (a cycle?)", file.string());
-  if (!doc["include"].is_string())
-    fail("{}: `include` must be a file name", file.string());
+  if (!doc["include"].is_string()) fail("{}: `include` must be a file name", file.string());
   fs::path inc = doc["include"].get<std::string>();
   if (inc.is_relative()) inc = file.parent_path() / inc;
   if (!fs::exists(inc)) fail("{}: included file {} does not exist", file.string(), inc.string());
@@ -164,7 +164,8 @@ TaskConfig task_from_json(const ojson& j, const std::string& file) {
   const std::string where = file + " (task " + t.task + ")";
   t.task_alias = str_field(j, "task_alias", where);
   if (j.contains("tag")) {
-    if (j["tag"].is_string()) t.tags.push_back(j["tag"]);
+    if (j["tag"].is_string())
+      t.tags.push_back(j["tag"]);
     else if (j["tag"].is_array())
       for (auto& x : j["tag"]) t.tags.push_back(x.get<std::string>());
   }
@@ -179,9 +180,10 @@ TaskConfig task_from_json(const ojson& j, const std::string& file) {
   if (j.contains("process_docs") && !j["process_docs"].is_null()) {
     const auto& p = j["process_docs"];
     if (p.is_object() && p.contains("!function"))
-      fail("{}: process_docs is a Python function ({}); erank runs no Python: name one of its "
-           "built-in processors instead (see tasks/README.md)",
-           where, p["!function"].get<std::string>());
+      fail(
+          "{}: process_docs is a Python function ({}); erank runs no Python: name one of its "
+          "built-in processors instead (see tasks/README.md)",
+          where, p["!function"].get<std::string>());
     if (!p.is_string()) fail("{}: `process_docs` must be a built-in processor name", where);
     t.process_docs = p.get<std::string>();
   }
@@ -191,8 +193,7 @@ TaskConfig task_from_json(const ojson& j, const std::string& file) {
     if (v.is_object() && v.contains("!function"))
       fail("{}: `{}` is a Python function ({}); write it as a Jinja template", where, key,
            v["!function"].get<std::string>());
-    if (!(v.is_null() || v.is_string() || v.is_number_integer() || v.is_array() ||
-          v.is_object()))
+    if (!(v.is_null() || v.is_string() || v.is_number_integer() || v.is_array() || v.is_object()))
       fail("{}: `{}` must be a field name, a template, an index or a list", where, key);
     return v;
   };
@@ -228,7 +229,8 @@ TaskConfig task_from_json(const ojson& j, const std::string& file) {
       if (!m.is_object() || !m.contains("metric") || !m["metric"].is_string())
         fail("{}: every metric_list entry needs a `metric` name", where);
       ms.metric = m["metric"];
-      if (m.contains("aggregation") && m["aggregation"].is_string()) ms.aggregation = m["aggregation"];
+      if (m.contains("aggregation") && m["aggregation"].is_string())
+        ms.aggregation = m["aggregation"];
       if (m.contains("higher_is_better") && m["higher_is_better"].is_boolean())
         ms.higher_is_better = m["higher_is_better"];
       t.metrics.push_back(ms);
@@ -238,7 +240,8 @@ TaskConfig task_from_json(const ojson& j, const std::string& file) {
     t.metrics = {{"acc", "mean", true}, {"acc_norm", "mean", true}};
   if (j.contains("metadata") && j["metadata"].is_object()) t.metadata = j["metadata"];
   if (j.contains("data_layout")) {
-    if (j["data_layout"].is_string()) t.data_layout.push_back(j["data_layout"]);
+    if (j["data_layout"].is_string())
+      t.data_layout.push_back(j["data_layout"]);
     else if (j["data_layout"].is_array())
       for (auto& x : j["data_layout"]) t.data_layout.push_back(x.get<std::string>());
   }
@@ -340,7 +343,9 @@ std::vector<std::string> TaskRegistry::tagged(const std::string& tag) const {
   return out;
 }
 
-std::vector<std::string> TaskRegistry::task_names() const { return order_; }
+std::vector<std::string> TaskRegistry::task_names() const {
+  return order_;
+}
 
 std::vector<std::string> TaskRegistry::group_names() const {
   std::vector<std::string> out;
@@ -392,7 +397,8 @@ void leaves(const TaskNode& n, std::vector<std::string>& out, std::set<std::stri
 
 }  // namespace
 
-std::vector<TaskNode> resolve_tasks(const TaskRegistry& reg, const std::vector<std::string>& names) {
+std::vector<TaskNode> resolve_tasks(const TaskRegistry& reg,
+                                    const std::vector<std::string>& names) {
   std::vector<TaskNode> roots;
   for (auto& name : names) {
     if (name.find_first_of("*?") != std::string::npos) {
