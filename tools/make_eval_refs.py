@@ -88,9 +88,17 @@ RUNS = [
     run("boolq_2shot", ["boolq"], 2, 10,
         "default sampler, Random(1234); fewshot_split None == test_split None: rnd.sample(pool, 3), "
         "the document removed, first 2 kept (no document of the first 10 draws itself)"),
-    run("winogrande_5shot", ["winogrande"], 5, 280,
-        "default sampler, Random(1234), n + 1 = 6 drawn per document; document 279 draws itself "
-        "and is removed (the only one in the first 280); multiple-input few-shot formatting"),
+    run("piqa_5shot", ["piqa"], 5, 12,
+        "default sampler, Random(1234); fewshot_split None == test_split None: rnd.sample(pool, 6), the "
+        "document removed, first 5 kept; document 11 draws itself (2nd of 6), so its shots are draws "
+        "1, 3, 4, 5, 6"),
+    run("hellaswag_5shot", ["hellaswag"], 5, 28,
+        "default sampler as piqa_5shot, shots rendered from process_docs' query/choices; document 27 "
+        "draws itself (4th of 6) and is removed"),
+    run("winogrande_3shot", ["winogrande"], 3, 58,
+        "default sampler as piqa_5shot (4 drawn); multiple-input few-shot: a shot is the sentence up to "
+        "the blank with the right option, ' ', the rest of the sentence; document 57 draws itself (3rd "
+        "of 4) and is removed"),
     run("cmmlu_0shot", [f"cmmlu_{s}" for s in CMMLU], 0, None),
     run("cmmlu_5shot", [f"cmmlu_{s}" for s in CMMLU], 5, None, "first_n: the 5 dev rows in order"),
     run("ceval_0shot", [f"ceval-valid_{s}" for s in CEVAL], 0, None),
@@ -132,7 +140,9 @@ def task_data(task):
                 {sp: {"file": f, "csv_index_col": 0} for sp, f in files.items()})
     if task.startswith("ceval-valid_"):
         s = task[len("ceval-valid_"):]
-        files = {sp: f"tests/fixtures/eval/ceval/{sp}/{s}_{sp}.csv" for sp in ("val", "dev")}
+        # dev first: datasets' csv builder takes the columns of the first file; the official val
+        # files lack dev's `explanation` column, which then reads as null (val first: a cast error)
+        files = {sp: f"tests/fixtures/eval/ceval/{sp}/{s}_{sp}.csv" for sp in ("dev", "val")}
         return "csv", {"data_files": files}, {sp: {"file": f} for sp, f in files.items()}
     raise ValueError(task)
 
@@ -369,6 +379,22 @@ def check_run(entry):
     return problems
 
 
+def min_margins(name, task):
+    """Smallest gap between the best and the second-best choice score over a task's samples, for
+    acc (log-likelihood) and acc_norm (log-likelihood per character): how far a decision is from
+    flipping under float error."""
+    samples = [json.loads(l) for l in (FIX / name / f"samples_{task}.jsonl").read_text().splitlines()]
+    out = {}
+    for s in samples:
+        lls = [float(r[0]) for r in s["filtered_resps"]]
+        _, _, choices = render(task, s["doc"])
+        for m, xs in (("acc", lls), ("acc_norm", [x / len(c) for x, c in zip(lls, choices)])):
+            if m in s and len(xs) > 1:
+                a, b = sorted(xs)[-2:]
+                out[m] = min(out.get(m, float("inf")), b - a)
+    return {f"min_margin_{m}": float(f"{v:.3g}") for m, v in out.items()}
+
+
 def summarize(name):
     results = json.loads((FIX / name / "results.json").read_text())
     out = {}
@@ -376,6 +402,7 @@ def summarize(name):
         out[task] = {k.split(",")[0]: v for k, v in r.items()
                      if k.endswith(",none") and "stderr" not in k}
         out[task]["n"] = results["n-samples"][task]["effective"]
+        out[task].update(min_margins(name, task))
     return out, results
 
 
@@ -457,12 +484,16 @@ def main():
             continue
         problems = check_run(e)
         accs, _ = summarize(r["name"])
+        e["results"] = accs
         print(f"[{r['name']}] " + "; ".join(
-            f"{t} " + " ".join(f"{k}={v:.3f}" if k != "n" else f"n={v}" for k, v in m.items())
+            f"{t} " + " ".join(f"{k}={v:.3f}" if k in ("acc", "acc_norm") else f"{k}={v}" for k, v in m.items())
             for t, m in accs.items()))
         for p in problems[:20]:
             print("   PROBLEM", p)
         bad += bool(problems)
+    if by_name:
+        manifest["runs"] = [by_name[x["name"]] for x in RUNS if x["name"] in by_name]
+        mpath.write_text(json.dumps(manifest, indent=1, ensure_ascii=False) + "\n")
     if bad:
         sys.exit(f"{bad} run(s) with problems")
     print("checks passed")
