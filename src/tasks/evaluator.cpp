@@ -97,6 +97,14 @@ std::vector<ojson> load_docs_or_fail(const TaskConfig& t, const std::string& spl
                                      const EvalSettings& s, const KeyTasks& groups) {
   std::vector<std::string> searched;
   auto table = load_split(t, split, s, groups, searched);
+  // dataset_kwargs.index_col: 0 (pandas): a CSV's first column is the row index, not a field, as
+  // the official CMMLU loader reads its files.
+  if (table && table->origin.ends_with(".csv") && t.dataset_kwargs.is_object() &&
+      t.dataset_kwargs.value("index_col", -1) == 0 && !table->features.empty()) {
+    const std::string first = table->features.front();
+    for (auto& row : table->rows) row.erase(first);
+    table->features.erase(table->features.begin());
+  }
   if (!table) {
     std::string where;
     for (auto& x : searched) where += (where.empty() ? "" : "; ") + x;
