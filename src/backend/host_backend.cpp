@@ -160,6 +160,9 @@ class HostBackend final : public Backend {
 
   std::string name() const override { return kFast ? "cpu" : "reference"; }
   Precision precision() const override { return kFast ? Precision::f32 : Precision::f64; }
+  bool set_batch_invariant(bool on) override {
+    return kFast ? std::exchange(batch_invariant_, on) : true;
+  }
 
   void embed(const Weight& table, std::span<const int32_t> ids, Act& out) override {
     const int64_t C = table.dim(1);
@@ -195,7 +198,7 @@ class HostBackend final : public Backend {
       // derived. The switch is per shape, so a given layer always sums in the same order.
       // Few rows (decoding): always erank's kernel, from the weight packed once.
       const bool few_rows = R <= kDecodeRows;
-      if (gemm_f32_available() && (few_rows || O * I <= kOwnGemmMaxWeights)) {
+      if (gemm_f32_available() && (few_rows || O * I <= kOwnGemmMaxWeights || batch_invariant_)) {
         gemm_f32({.M = R,
                   .N = O,
                   .K = I,
@@ -696,6 +699,7 @@ class HostBackend final : public Backend {
     return threads_ > 0 ? threads_ : omp_get_max_threads();
   }
   int threads_;
+  bool batch_invariant_ = false;
 };
 
 }  // namespace

@@ -7,9 +7,9 @@
 //                         (the slot is not extended, so tails of one context share it, even in
 //                         one forward); its rows score cont[1:].
 // The split depends only on the request and its hint, and every op computes a sequence's rows
-// independently of the other sequences of a forward (cpu: products of <= 64 rows, and all those
-// of SmolLM2/Gemma-3-270M-sized weights, sum each row in a fixed order; the LM head runs in
-// 64-row chunks), so results do not depend on the batch or the thread count.
+// independently of the other sequences of a forward (cpu: the backend set batch-invariant, and the
+// LM head in 64-row chunks, so every product sums a row in a fixed order), so results do not
+// depend on the batch or the thread count.
 #include "tasks/loglikelihood.h"
 
 #include <algorithm>
@@ -242,6 +242,13 @@ class Scorer {
 
   std::vector<LLResult> run() {
     if (plan_.groups.empty()) return std::move(res_);
+    // Big weights too on the row-independent kernel (OpenBLAS tiles sum a row differently
+    // depending on how many rows share its tile); the caller's setting comes back after.
+    struct Invariant {
+      Backend& be;
+      bool prev = be.set_batch_invariant(true);
+      ~Invariant() { be.set_batch_invariant(prev); }
+    } invariant{be_};
     const int64_t n_slots = choose_slots(model_.config(), plan_, opt_, be_.precision());
     KVCache cache(model_.config(), be_, n_slots, plan_.max_context);
     cache_ = &cache;

@@ -3,7 +3,10 @@
 // continuation token is the argmax (is_greedy). Many requests go through one forward; a context
 // shared by requests (the choices of one document, or the few-shot block shared by all documents
 // of a task) is computed once. Each request's result is computed the same way whatever else is in
-// the batch, so results do not depend on the batch size.
+// the batch, so results do not depend on the batch size or the thread count (bitwise on the cpu
+// backend where it runs erank's AVX-512 kernel; elsewhere OpenBLAS decides, within rounding).
+// Errors (erank::Error): an empty context or continuation, a continuation longer than max_length,
+// token ids outside the vocabulary, an input beyond a model's learned positions.
 #pragma once
 #include <cstdint>
 #include <functional>
