@@ -150,7 +150,6 @@ int run(const Options& o) {
                            o.description, o.chat, o.scoring, o.max_length));
       for (auto& [k, v] : rs.data) h.update("|" + k + "=" + v);
       const fs::path dir = fs::path(o.output_path) / sanitize_model_name(src.name);
-      fs::create_directories(dir);
       rs.partial_path = (dir / (".partial_" + h.hex_digest().substr(0, 16) + ".jsonl")).string();
     }
     Progress progress("eval", 1, stderr_is_tty(), o.quiet, "documents");

@@ -325,7 +325,11 @@ EvalOutput evaluate(const TaskRegistry& reg, const Model& model, const Tokenizer
       if (!d.done) pending.push_back({&r, &d});
     }
   std::ofstream partial;
-  if (!s.partial_path.empty()) partial.open(s.partial_path, std::ios::app);
+  if (!s.partial_path.empty() && !pending.empty()) {
+    fs::create_directories(fs::path(s.partial_path).parent_path());
+    partial.open(s.partial_path, std::ios::app);
+    if (!partial) fail("{}: cannot write the resume file", s.partial_path);
+  }
   const size_t chunk_docs = 256;
   int64_t done_docs = total_docs - static_cast<int64_t>(pending.size());
   report("scoring", done_docs, total_docs);
