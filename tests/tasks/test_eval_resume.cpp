@@ -33,6 +33,7 @@ TEST(EvalResume, InterruptedRunResumesPerDocument) {
   s.num_fewshot = 1;
   s.limit = 6;
   s.partial_path = partial.string();
+  s.max_length = 160;  // keeps the texts short: the test is about the resume file, not the model
   const EvalOutput full = evaluate(reg, *model, *tok, *be, s);
   EXPECT_EQ(full.n_requests, 24);
   // A run killed after 4 documents: its file holds their lines and a cut-off one.
