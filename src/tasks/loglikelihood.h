@@ -51,7 +51,7 @@ struct LLOptions {
   int64_t max_length = 2048;    // lm-eval: input = (ctx + cont)[-(max_length + 1):][:-1]
   int64_t batch_tokens = 4096;  // tokens per forward (rows of the activations); a longer
                                 // context or continuation runs alone in its forward
-  int64_t max_cache_bytes = int64_t(2) << 30;  // KV cache budget (slots are cut to fit, >= 2)
+  int64_t max_cache_bytes = int64_t(1) << 30;  // KV cache budget (slots are cut to fit, >= 2)
   // Called after each forward with (requests done, requests total).
   std::function<void(int64_t, int64_t)> progress;
   LLStats* stats = nullptr;  // filled when set

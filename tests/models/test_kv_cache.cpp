@@ -171,3 +171,45 @@ TEST(KVCache, BytesAndBounds) {
   EXPECT_THROW(m->forward_step(*be, {{1}}, {0}, cache, sink), Error);
   EXPECT_THROW(m->forward_step(*be, {{1}, {2}}, {1, 1}, cache, sink), Error);  // slot twice
 }
+
+TEST(KVCache, ReadOnlyStepsAndCopiedSlots) {
+  // A context in slot 0, copied to slot 1; then in one step two read-only continuations on slot 0
+  // (the same slot twice), one on slot 1, and slot 1 growing is refused alongside. Logits of
+  // chosen rows equal the full forward's; read-only slots keep their length. Gemma 3's fixture
+  // (window 4) runs it on rings, with a context longer than the window.
+  for (const char* name : {"hf/llama_gqa_rope3", "hf/gemma3"}) {
+    auto m = load_model(kFix + name);
+    const auto& c = m->config();
+    for (const char* b : {"cpu", "reference"}) {
+      auto be = make_backend(b, 2);
+      const auto ctx = ids_for(11, c.vocab_size, 5);
+      const std::vector<std::vector<int32_t>> conts = {
+          ids_for(3, c.vocab_size, 6), ids_for(1, c.vocab_size, 7), ids_for(4, c.vocab_size, 8)};
+      KVCache cache(c, *be, 3, 32);
+      CollectSink pre({}, false);
+      m->forward_step(*be, {ctx}, {0}, cache, pre);
+      cache.copy_slot(0, 1);
+      EXPECT_EQ(cache.length(1), 11);
+      StepOptions opt{.logit_rows = {0, 2, 3, 4, 7}, .read_only = {true, true, true}};
+      CollectSink sink({}, true);
+      m->forward_step(*be, conts, {0, 0, 1}, cache, sink, opt);
+      EXPECT_EQ(cache.length(0), 11);
+      EXPECT_EQ(cache.length(1), 11);
+      ASSERT_EQ(sink.logits.size(), opt.logit_rows.size());
+      // Step row -> (continuation, row within it).
+      const std::vector<std::pair<int, int64_t>> at = {{0, 0}, {0, 2}, {1, 0}, {2, 0}, {2, 3}};
+      for (size_t i = 0; i < at.size(); ++i) {
+        auto seq = ctx;
+        const auto& cont = conts[size_t(at[i].first)];
+        seq.insert(seq.end(), cont.begin(), cont.end());
+        CollectSink full({}, true);
+        m->forward(*be, {seq}, full);
+        EXPECT_LE(rel_err(sink.logits[i], full.logits[0], 11 + at[i].second), 1e-5)
+            << name << " " << b << " row " << opt.logit_rows[i];
+      }
+      // A slot read and extended in one step is refused.
+      opt = {.logit_rows = {}, .read_only = {true, false}};
+      EXPECT_THROW(m->forward_step(*be, {conts[0], conts[1]}, {1, 1}, cache, sink, opt), Error);
+    }
+  }
+}

@@ -260,7 +260,9 @@ std::unique_ptr<Model> big_weights_twin() {
 }
 
 TEST(Loglikelihood, BitwiseTheSameForAnyBatchAndThreads) {
+  const bool sanitized = std::getenv("ERANK_SANITIZED") != nullptr;  // the big model is slow there
   for (const std::string name : {"llama_gqa_rope3", "gemma3", "big weights"}) {
+    if (name == "big weights" && sanitized) continue;
     auto m = name == "big weights" ? big_weights_twin() : load_model(kFix + name);
     auto oracle_be = make_backend(name == "big weights" ? "cpu" : "reference", 2);
     Oracle oracle(*m, *oracle_be);
