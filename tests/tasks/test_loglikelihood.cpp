@@ -198,9 +198,9 @@ std::unique_ptr<Model> with_window(const Model& base, int64_t window) {
 
 }  // namespace
 
-class Fixture : public ::testing::TestWithParam<std::string> {};
+class LLOracle : public ::testing::TestWithParam<std::string> {};
 
-TEST_P(Fixture, MatchesTheNaiveOracle) {
+TEST_P(LLOracle, MatchesTheNaiveOracle) {
   auto base = load_model(kFix + (GetParam() == "mistral_w5" ? "mistral" : GetParam()));
   auto m = GetParam() == "mistral_w5" ? with_window(*base, 5) : std::move(base);
   auto ref = make_backend("reference", 2);
@@ -241,7 +241,7 @@ TEST_P(Fixture, MatchesTheNaiveOracle) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Architectures, Fixture,
+INSTANTIATE_TEST_SUITE_P(Architectures, LLOracle,
                          ::testing::Values("llama_gqa_rope3", "gpt2", "opt_preln", "gemma3",
                                            "mistral", "mistral_w5"));
 
