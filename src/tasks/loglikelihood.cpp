@@ -165,9 +165,11 @@ int64_t choose_slots(const ModelConfig& c, const Plan& plan, const LLOptions& op
   const double n_groups = static_cast<double>(plan.groups.size());
   const double per_forward = std::ceil(static_cast<double>(opt.batch_tokens) * n_groups / middle);
   const int64_t extra = plan.prefixes.empty() ? 0 : 1;
-  int64_t want = static_cast<int64_t>(std::min(per_forward * (tails ? 2 : 1), n_groups)) + extra;
+  const int64_t want =
+      static_cast<int64_t>(std::min(per_forward * (tails ? 2 : 1), n_groups)) + extra;
   const size_t per_slot = KVCache::bytes_for(c, 1, plan.max_context, p);
-  const int64_t fit = static_cast<int64_t>(static_cast<size_t>(opt.max_cache_bytes) / per_slot);
+  const int64_t fit = static_cast<int64_t>(
+      static_cast<size_t>(std::max<int64_t>(0, opt.max_cache_bytes)) / per_slot);
   return std::max<int64_t>(1 + extra, std::min(want, fit));
 }
 
