@@ -3,12 +3,15 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cctype>
+#include <cerrno>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <regex>
+#include <optional>
 #include <set>
 #include <sstream>
+#include <string_view>
 
 #include "core/error.h"
 
@@ -22,6 +25,70 @@ using ojson = nlohmann::ordered_json;
 namespace erank {
 namespace {
 
+// PyYAML's YAML 1.1 resolvers, hand-scanned (std::regex trips g++ 12's maybe-uninitialized
+// warning in the sanitizer build). Sexagesimal numbers, .inf and .nan are left as strings.
+bool all_of_class(std::string_view s, const char* cls) {
+  return !s.empty() && s.find_first_not_of(cls) == std::string_view::npos &&
+         s.find_first_not_of('_') != std::string_view::npos;
+}
+
+// [-+]?0b[0-1_]+ | [-+]?0[0-7_]+ | [-+]?(0|[1-9][0-9_]*) | [-+]?0x[0-9a-fA-F_]+
+std::optional<long long> yaml11_int(std::string_view s) {
+  bool neg = false;
+  if (!s.empty() && (s[0] == '-' || s[0] == '+')) neg = s[0] == '-', s.remove_prefix(1);
+  if (s.empty()) return std::nullopt;
+  int base = 10;
+  std::string_view digits = s;
+  if (s == "0") {
+    return 0;
+  } else if (s.starts_with("0b")) {
+    base = 2, digits = s.substr(2);
+    if (!all_of_class(digits, "01_")) return std::nullopt;
+  } else if (s.starts_with("0x")) {
+    base = 16, digits = s.substr(2);
+    if (!all_of_class(digits, "0123456789abcdefABCDEF_")) return std::nullopt;
+  } else if (s[0] == '0') {
+    base = 8, digits = s.substr(1);
+    if (!all_of_class(digits, "01234567_")) return std::nullopt;
+  } else if (s[0] < '1' || s[0] > '9' || !all_of_class(s, "0123456789_")) {
+    return std::nullopt;
+  }
+  std::string t(digits);
+  t.erase(std::remove(t.begin(), t.end(), '_'), t.end());
+  errno = 0;
+  long long v = std::strtoll(t.c_str(), nullptr, base);
+  if (errno == ERANGE) return std::nullopt;  // Python's ints are unbounded; keep the text
+  return neg ? -v : v;
+}
+
+// [-+]?[0-9][0-9_]*\.[0-9_]*([eE][-+][0-9]+)? | \.[0-9_]+([eE][-+][0-9]+)?
+std::optional<double> yaml11_float(std::string_view s) {
+  std::string_view body = s;
+  if (!body.empty() && (body[0] == '-' || body[0] == '+')) body.remove_prefix(1);
+  const size_t dot = body.find('.');
+  if (dot == std::string_view::npos) return std::nullopt;
+  const bool signed_ = body.size() != s.size();
+  std::string_view int_part = body.substr(0, dot), rest = body.substr(dot + 1);
+  const size_t e = rest.find_first_of("eE");
+  std::string_view frac = rest.substr(0, e);
+  if (e != std::string_view::npos) {
+    std::string_view exp = rest.substr(e + 1);
+    if (exp.size() < 2 || (exp[0] != '-' && exp[0] != '+') ||
+        exp.substr(1).find_first_not_of("0123456789") != std::string_view::npos)
+      return std::nullopt;
+  }
+  if (!frac.empty() && frac.find_first_not_of("0123456789_") != std::string_view::npos)
+    return std::nullopt;
+  if (int_part.empty()) {
+    if (signed_ || !all_of_class(frac, "0123456789_")) return std::nullopt;
+  } else if (int_part[0] < '0' || int_part[0] > '9' || !all_of_class(int_part, "0123456789_")) {
+    return std::nullopt;
+  }
+  std::string t(s);
+  t.erase(std::remove(t.begin(), t.end(), '_'), t.end());
+  return std::strtod(t.c_str(), nullptr);
+}
+
 // A plain (unquoted) scalar typed as PyYAML's YAML 1.1 resolver does for what task files hold:
 // null, booleans, decimal integers and floats; everything else is a string.
 ojson plain_scalar(const std::string& s) {
@@ -33,13 +100,8 @@ ojson plain_scalar(const std::string& s) {
   if (nulls.count(s)) return nullptr;
   if (trues.count(s)) return true;
   if (falses.count(s)) return false;
-  static const std::regex int_re("[-+]?(0|[1-9][0-9_]*)");
-  static const std::regex float_re(
-      "[-+]?([0-9][0-9_]*)?\\.[0-9_]*([eE][-+][0-9]+)?|[-+]?[0-9][0-9_]*[eE][-+][0-9]+");
-  std::string t = s;
-  t.erase(std::remove(t.begin(), t.end(), '_'), t.end());
-  if (std::regex_match(s, int_re)) return std::stoll(t);
-  if (std::regex_match(s, float_re) && s != "." && s != "-." && s != "+.") return std::stod(t);
+  if (auto i = yaml11_int(s)) return *i;
+  if (auto f = yaml11_float(s)) return *f;
   return s;
 }
 

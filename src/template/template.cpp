@@ -9,10 +9,10 @@ namespace erank {
 Template::Template(std::string_view source, std::string origin, TemplateOptions opt)
     : origin_(std::move(origin)),
       strict_undefined_(opt.strict_undefined),
-      body_(std::make_unique<tmpl::Body>(tmpl::parse(
-          tmpl::lex(source, origin_,
-                    {opt.trim_blocks, opt.lstrip_blocks, opt.keep_trailing_newline}),
-          origin_))) {}
+      body_(std::make_unique<tmpl::Body>(
+          tmpl::parse(tmpl::lex(source, origin_,
+                                {opt.trim_blocks, opt.lstrip_blocks, opt.keep_trailing_newline}),
+                      origin_))) {}
 
 Template::~Template() = default;
 Template::Template(Template&&) noexcept = default;

