@@ -116,7 +116,12 @@ void Generator::step(std::vector<Seq*>& seqs, bool prefill,
   std::vector<int64_t> slots;
   int64_t tokens = 0;
   for (Seq* s : seqs) {
-    feed.push_back(prefill ? prompts[s->index] : std::vector<int32_t>{s->pending});
+    if (prefill) {
+      const auto& p = prompts[s->index];
+      feed.emplace_back(p.begin() + prefix_len_, p.end());  // the shared start is in the slot
+    } else {
+      feed.push_back({s->pending});
+    }
     slots.push_back(s->slot);
     tokens += static_cast<int64_t>(feed.back().size());
   }
@@ -145,10 +150,36 @@ void Generator::run(const std::vector<std::vector<int32_t>>& prompts,
       opt_.max_context > 0 ? opt_.max_context : default_context(c, prompts, opt_.max_new_tokens);
   validate_prompts(c, prompts, context_);
   const int64_t slots = std::min<int64_t>(opt_.batch, static_cast<int64_t>(prompts.size()));
-  cache_ = std::make_unique<KVCache>(c, be_, slots, context_);
+  // The longest common start of all prompts, leaving each at least one token of its own.
+  prefix_len_ = 0;
+  prefix_slot_ = -1;
+  if (opt_.min_shared_prefix > 0 && prompts.size() > 1) {
+    size_t n = prompts[0].size() - 1;
+    for (const auto& p : prompts) {
+      n = std::min(n, p.size() - 1);
+      size_t k = 0;
+      while (k < n && p[k] == prompts[0][k]) ++k;
+      n = k;
+    }
+    if (static_cast<int64_t>(n) >= opt_.min_shared_prefix) prefix_len_ = static_cast<int64_t>(n);
+  }
+  cache_ = std::make_unique<KVCache>(c, be_, slots + (prefix_len_ ? 1 : 0), context_);
   cache_bytes_ = cache_->bytes();
   stats_ = {};
   stats_.prompts = static_cast<int64_t>(prompts.size());
+
+  if (prefix_len_) {
+    prefix_slot_ = slots;
+    cache_->clear(prefix_slot_);
+    StepSink sink(nullptr);
+    const auto t0 = std::chrono::steady_clock::now();
+    model_.forward_step(
+        be_, {std::vector<int32_t>(prompts[0].begin(), prompts[0].begin() + prefix_len_)},
+        {prefix_slot_}, *cache_, sink, true);
+    stats_.prefill_s += seconds_since(t0);
+    stats_.prefill_tokens += prefix_len_;
+    stats_.shared_prefix = prefix_len_;
+  }
 
   std::deque<size_t> pending;
   for (size_t i = 0; i < prompts.size(); ++i) pending.push_back(i);
@@ -192,9 +223,13 @@ void Generator::run(const std::vector<std::vector<int32_t>>& prompts,
       pending.pop_front();
       s->slot = free_slots.back();
       free_slots.pop_back();
-      cache_->clear(s->slot);
+      if (prefix_len_)
+        cache_->copy_slot(prefix_slot_, s->slot);
+      else
+        cache_->clear(s->slot);
       s->ids = prompts[s->index];
-      s->rng = Rng(sequence_seed(opt_.sampling.seed, s->index));
+      const uint64_t sid = s->index < opt_.seed_ids.size() ? opt_.seed_ids[s->index] : s->index;
+      s->rng = Rng(sequence_seed(opt_.sampling.seed, sid));
       s->stop = StopMatcher(opt_.stops);
       admitted.push_back(s.get());
       active.push_back(std::move(s));

@@ -28,6 +28,12 @@ struct GenOptions {
   std::vector<int32_t> eos;  // ids that end a sequence (kept as its last token)
   bool ignore_eos = false;
   std::vector<std::string> stops;  // lm-eval `until`: the completion is cut before the first one
+  // Per prompt, the index its sampling stream derives from (default: its position), so that a
+  // resumed or reordered run draws the same samples for the same (document, repeat).
+  std::vector<uint64_t> seed_ids;
+  // Prompts that start alike (a benchmark's few-shot block) have that common start computed once
+  // and its cache copied into each sequence's slot, when it is at least this many tokens (0: off).
+  int64_t min_shared_prefix = 64;
 };
 
 struct GenResult {
@@ -38,6 +44,7 @@ struct GenResult {
 
 struct GenStats {
   int64_t prompts = 0, prefill_tokens = 0, decode_tokens = 0, steps = 0;
+  int64_t shared_prefix = 0;           // tokens of the common prompt start computed once
   double prefill_s = 0, decode_s = 0;  // forwards over prompt tokens; one-token steps
 };
 
@@ -86,6 +93,7 @@ class Generator {
   int64_t context_ = 0;
   size_t cache_bytes_ = 0;
   std::unique_ptr<KVCache> cache_;
+  int64_t prefix_len_ = 0, prefix_slot_ = -1;
 };
 
 }  // namespace erank::gen
