@@ -639,13 +639,13 @@ class Parser {
     if (tok(groups_end).t == T::dot && tok(groups_end + 1).t != T::digit) {  // dangling '.'
       if (groups_end > end || end - start >= 2) {
         pos_ = groups_end > end ? end : end - 1;
-        return integer(text_of(start, pos_));
+        return num(text_of(start, pos_));
       }
       throw Hard{};
     }
     pos_ = groups_end;
     std::string text = text_of(start, groups_end);
-    if (!is(T::dot)) return integer(text);
+    if (!is(T::dot)) return num(text);
     size_t f = pos_ + 1;
     while (tok(f).t == T::digit) ++f;
     if (tok(f).t == T::dot && f - pos_ - 1 >= 2) --f;
@@ -653,8 +653,6 @@ class Parser {
     pos_ = f;
     return num(text);
   }
-
-  P integer(const std::string& text) { return num(text); }
 
   // CMD_FRAC (DIGIT | '{' expr '}') (DIGIT | '{' expr '}'); d/dx forms are derivatives.
   P frac() {
@@ -665,9 +663,8 @@ class Parser {
       const bool lone_differential = is(T::differential, 1) && is(T::rbrace, 2);
       return {group(T::rbrace), lone_differential};
     };
-    auto [upper, u_diff] = part();
+    P upper = part().first;
     auto [lower, l_diff] = part();
-    (void)u_diff;
     if (l_diff) throw Fatal{true};
     return mk(Node::mul, "", {upper, mk(Node::pow, "", {lower, num("-1")})});
   }
