@@ -5,8 +5,10 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${ERANK_VENV:-$ROOT/.venv}"
+# antlr4 4.11 + sympy: lm-eval's minerva_math equivalence (parse_latex); math-verify: its utils import it.
 # accelerate: transformers refuses to load GGUF files without it (tools/make_real_model_refs.py).
-PKGS=(torch transformers tokenizers safetensors gguf numpy sentencepiece protobuf accelerate tiktoken "lm-eval==0.4.13" datasets pyarrow)
+PKGS=(torch transformers tokenizers safetensors gguf numpy sentencepiece protobuf accelerate tiktoken "lm-eval==0.4.13" datasets pyarrow
+  "antlr4-python3-runtime==4.11" "math-verify[antlr4_11_0]" sympy)
 
 if [[ ! -x "$VENV/bin/python" ]]; then
   python3 -m venv "$VENV"
@@ -15,7 +17,8 @@ fi
 if "$VENV/bin/python" - <<'PY' 2>/dev/null; then
 import importlib
 for m in ["torch", "transformers", "tokenizers", "safetensors", "gguf", "numpy", "sentencepiece",
-          "google.protobuf", "accelerate", "lm_eval", "datasets", "pyarrow"]:
+          "google.protobuf", "accelerate", "lm_eval", "datasets", "pyarrow", "antlr4", "math_verify",
+          "sympy"]:
     importlib.import_module(m)
 PY
   echo "venv ready: $VENV"

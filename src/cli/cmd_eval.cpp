@@ -1,6 +1,7 @@
-// erank eval: multiple-choice benchmarks with lm-evaluation-harness's prompts, requests and
-// metrics (tasks/*.yaml), lm-eval's table on stdout and its results/samples files; sweeps over
-// shots and few-shot label modes (in-context-learning ablations) in one command.
+// erank eval: benchmarks with lm-evaluation-harness's prompts, requests, filters and metrics
+// (tasks/*.yaml): multiple-choice tasks by log-likelihood, generative ones (GSM8K, MATH, GPQA
+// chain-of-thought, HumanEval in a sandbox) by decoding; lm-eval's table on stdout and its
+// results/samples files; sweeps over shots and few-shot label modes in one command.
 #include <fmt/core.h>
 
 #include <cstdio>
@@ -39,6 +40,13 @@ struct Options {
   std::vector<std::string> data, include_paths;
   std::string scoring = "loglikelihood", output_path;
   uint64_t fewshot_seed = 1234;
+  // generate_until tasks
+  int64_t gen_batch = 16, max_gen_toks = -1;
+  std::string cot_trigger;
+  int self_consistency = 0;
+  double temperature = 0.7, code_timeout = 3.0;
+  uint64_t gen_seed = 1234;
+  bool allow_code = false;
 };
 
 template <class T>
@@ -124,6 +132,22 @@ int run(const Options& o) {
   s.batch_tokens = o.batch_tokens;
   s.max_length = o.max_length;
   s.log_samples = o.log_samples;
+  if (o.gen_batch < 1) fail("--gen-batch must be at least 1 (got {})", o.gen_batch);
+  s.gen_batch = o.gen_batch;
+  if (o.max_gen_toks == 0 || o.max_gen_toks < -1)
+    fail("--max-gen-toks must be a positive number of tokens (got {})", o.max_gen_toks);
+  if (o.max_gen_toks > 0) s.max_gen_toks = o.max_gen_toks;
+  s.cot_trigger = o.cot_trigger;
+  if (o.self_consistency == 1 || o.self_consistency < 0)
+    fail("--self-consistency needs k >= 2 sampled chains (got {})", o.self_consistency);
+  s.self_consistency = o.self_consistency;
+  if (!(o.temperature > 0)) fail("--temperature must be > 0 (got {})", o.temperature);
+  s.temperature = o.temperature;
+  s.gen_seed = o.gen_seed;
+  s.exec.allowed = o.allow_code;
+  if (!(o.code_timeout > 0)) fail("--code-timeout must be > 0 seconds");
+  s.exec.timeout_s = o.code_timeout;
+  s.exec.threads = o.engine.threads;
   if (!o.quiet)
     fmt::print(stderr, "erank eval: model {} ({}), backend {}, tasks {}, batch {} tokens\n",
                src.name, src.path, o.engine.backend, fmt::join(s.tasks, ","), o.batch_tokens);
@@ -148,6 +172,8 @@ int run(const Options& o) {
       h.update(fmt::format("|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}", fmt::join(rs.tasks, ","),
                            r.shots ? *r.shots : -1, r.labels, o.limit, o.system, o.role,
                            o.description, o.chat, o.scoring, o.max_length));
+      h.update(fmt::format("|{}|{}|{}|{}|{}", o.max_gen_toks, o.cot_trigger, o.self_consistency,
+                           o.temperature, o.gen_seed));
       for (auto& [k, v] : rs.data) h.update("|" + k + "=" + v);
       const fs::path dir = fs::path(o.output_path) / sanitize_model_name(src.name);
       rs.partial_path = (dir / (".partial_" + h.hex_digest().substr(0, 16) + ".jsonl")).string();
@@ -156,7 +182,7 @@ int run(const Options& o) {
     std::unique_ptr<Progress> bar;
     EvalProgress ep;
     ep.fn = [&](const std::string& stage, int64_t done, int64_t total) {
-      if (stage != "scoring") return;
+      if (stage != "scoring" && stage != "generating") return;
       if (!bar)
         bar = std::make_unique<Progress>("eval", total, stderr_is_tty(), o.quiet, "documents");
       bar->update(done, 0);
@@ -176,7 +202,15 @@ int run(const Options& o) {
                        {"torch_seed", 1234},
                        {"fewshot_seed", o.fewshot_seed},
                        {"scoring", o.scoring},
-                       {"fewshot_labels", r.labels}};
+                       {"fewshot_labels", r.labels},
+                       {"gen_batch", o.gen_batch},
+                       {"gen_seed", o.gen_seed}};
+      if (o.max_gen_toks > 0) info.settings["max_gen_toks"] = o.max_gen_toks;
+      if (!o.cot_trigger.empty()) info.settings["cot_trigger"] = o.cot_trigger;
+      if (o.self_consistency > 1) {
+        info.settings["self_consistency"] = o.self_consistency;
+        info.settings["temperature"] = o.temperature;
+      }
       info.system_instruction = o.system;
       info.chat_template = o.chat ? chat.source : "";
       info.fewshot_as_multiturn = o.multiturn;
@@ -189,8 +223,10 @@ int run(const Options& o) {
       if (!o.quiet) fmt::print(stderr, "erank eval: wrote {}\n", path);
     }
     if (!o.quiet)
-      fmt::print(stderr, "erank eval: {} requests, {} tokens in {:.1f} s\n", r.out.n_requests,
-                 r.out.n_tokens, r.out.seconds);
+      fmt::print(stderr, "erank eval: {} requests, {} tokens{} in {:.1f} s\n", r.out.n_requests,
+                 r.out.n_tokens,
+                 r.out.n_generated ? fmt::format(" (+{} generated)", r.out.n_generated) : "",
+                 r.out.seconds);
   }
   for (auto& r : runs) {
     if (runs.size() > 1)
@@ -263,6 +299,21 @@ RunFn setup(CLI::App& app) {
   app.add_flag("--no-resume", o->no_resume,
                "ignore documents scored by an interrupted run with the same settings");
   app.add_flag("--list-tasks", o->list, "list the tasks and groups found and exit");
+  app.add_option("--gen-batch", o->gen_batch, "generate_until: sequences decoded together")
+      ->capture_default_str();
+  app.add_option("--max-gen-toks", o->max_gen_toks,
+                 "generate_until: at most this many new tokens per answer (caps the tasks')");
+  app.add_option("--cot-trigger", o->cot_trigger,
+                 "appended after the answer cue, e.g. \"Let's think step by step.\"");
+  app.add_option("--self-consistency", o->self_consistency,
+                 "K sampled chains per question; adds a majority-vote filter (maj@K) per filter");
+  app.add_option("--temperature", o->temperature, "of the --self-consistency chains")
+      ->capture_default_str();
+  app.add_option("--gen-seed", o->gen_seed, "seed of sampled generations")->capture_default_str();
+  app.add_flag("--allow-code-execution", o->allow_code,
+               "run model-written code (HumanEval) in erank's sandbox");
+  app.add_option("--code-timeout", o->code_timeout, "seconds per program in the sandbox")
+      ->capture_default_str();
   app.add_flag("--quiet,-q", o->quiet, "no progress or timing on stderr");
   return [o] { return run(*o); };
 }

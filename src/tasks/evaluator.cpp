@@ -157,6 +157,14 @@ std::vector<int32_t> tok_encode(const Tokenizer& tok, const std::string& s) {
   return tok.encode(s, add);
 }
 
+// The sampling stream of one response: (task, document, repeat) alone, so a resumed run or another
+// batch draws the same tokens for it.
+uint64_t stream_id(const std::string& task, int64_t doc_id, int repeat) {
+  uint64_t h = 1469598103934665603ull;  // FNV-1a
+  for (unsigned char c : task) h = (h ^ c) * 1099511628211ull;
+  return h ^ ((uint64_t(doc_id) << 16 | uint64_t(repeat)) * 0x9E3779B97F4A7C15ull);
+}
+
 // --fewshot-labels: the shot's answer replaced by a random or a wrong choice.
 ojson relabel(const ojson& shot, const PromptBuilder& pb, const std::string& mode, PyRandom& rng) {
   if (mode == "gold") return shot;
@@ -213,11 +221,42 @@ std::vector<PreparedTask> prepare_tasks(const TaskRegistry& reg, const EvalSetti
     PreparedTask r;
     r.cfg = reg.task(name);
     const TaskConfig& t = *r.cfg;
-    if (t.output_type != "multiple_choice")
-      fail(
-          "task {}: output_type '{}' is not a multiple-choice task (erank eval scores "
-          "multiple_choice tasks)",
-          t.task, t.output_type);
+    TaskConfig* mut = const_cast<TaskConfig*>(r.cfg);  // --description, --cot-trigger
+    if (r.generative()) {
+      r.gen = parse_gen_kwargs(t.generation_kwargs, t.task);
+      if (s.max_gen_toks) r.gen.max_gen_toks = std::min(r.gen.max_gen_toks, *s.max_gen_toks);
+      r.repeats = t.repeats;
+      r.filters =
+          t.filter_list.empty()
+              ? ojson::array({{{"name", "none"}, {"filter", {{{"function", "take_first"}}}}}})
+              : t.filter_list;
+      if (s.self_consistency > 1) {
+        // k sampled chains; each pipeline also scored with a majority vote before its take_first.
+        r.repeats = s.self_consistency;
+        r.gen.sampling.do_sample = true;
+        r.gen.sampling.temperature = s.temperature;
+        ojson more = ojson::array();
+        for (const auto& f : r.filters) {
+          ojson steps = ojson::array();
+          bool voted = false;
+          for (const auto& st : f["filter"]) {
+            if (!voted && st.value("function", "") == "take_first") {
+              steps.push_back({{"function", "majority_vote"}});
+              voted = true;
+            }
+            steps.push_back(st);
+          }
+          if (!voted) continue;
+          more.push_back({{"name", f["name"].get<std::string>() + "-maj@" +
+                                       std::to_string(s.self_consistency)},
+                          {"filter", steps}});
+        }
+        for (auto& m : more) r.filters.push_back(m);
+      }
+      if (!s.cot_trigger.empty())
+        mut->gen_prefix = t.gen_prefix.empty() ? s.cot_trigger : t.gen_prefix + " " + s.cot_trigger;
+      r.scorer = std::make_shared<GenScorer>(t, r.filters, s.exec);
+    }
     r.eval_docs = load_docs_or_fail(t, t.eval_split(), s, key_tasks);
     r.n_original = static_cast<int64_t>(r.eval_docs.size());
     r.n_shot = s.num_fewshot.value_or(t.num_fewshot.value_or(0));
@@ -227,8 +266,12 @@ std::vector<PreparedTask> prepare_tasks(const TaskRegistry& reg, const EvalSetti
       shot_split = t.training_split     ? t.training_split
                    : t.validation_split ? t.validation_split
                                         : t.test_split;
-    if (r.n_shot > 0) r.shot_docs = load_docs_or_fail(t, *shot_split, s, key_tasks);
-    TaskConfig* mut = const_cast<TaskConfig*>(r.cfg);  // --description overrides the file
+    // fewshot_config.samples unless a few-shot split is named (lm-eval: the split wins).
+    if (r.n_shot > 0 && !t.fewshot_split && t.fewshot_samples.is_array() &&
+        !t.fewshot_samples.empty())
+      r.shot_docs.assign(t.fewshot_samples.begin(), t.fewshot_samples.end());
+    else if (r.n_shot > 0)
+      r.shot_docs = load_docs_or_fail(t, *shot_split, s, key_tasks);
     if (!s.description.empty()) mut->description = s.description;
     r.prompts = std::make_unique<PromptBuilder>(t, features_of(r.eval_docs));
     r.prompts->detect_multiple_input(r.eval_docs[0]);
@@ -253,26 +296,45 @@ std::vector<PreparedTask> prepare_tasks(const TaskRegistry& reg, const EvalSetti
         for (auto& x : relabelled) shot_ptrs.push_back(&x);
       }
       d.contexts = r.prompts->contexts(doc, shot_ptrs, system, chat);
-      d.conts = r.prompts->continuations(doc, s.chat != nullptr);
-      d.choices = r.prompts->doc_to_choice(doc);
-      d.gold = r.prompts->gold(doc);
-      d.target = r.prompts->doc_to_target(doc);
-      for (auto g : d.gold)
-        if (g == -100)
-          fail("task {}: document {}: the answer {} is not one of its {} choices", t.task, i,
-               py_str(r.prompts->multiple_input() ? r.prompts->doc_to_text(doc) : d.target),
-               d.choices.size());
-      if (d.contexts.size() == 1) d.contexts.resize(d.conts.size(), d.contexts[0]);
-      if (d.contexts.size() != d.conts.size())
-        fail("task {}: document {}: {} contexts for {} continuations", t.task, i, d.contexts.size(),
-             d.conts.size());
-      if (!s.chat) d.prefix_text = r.prompts->shared_prefix(doc, shot_ptrs, system);
+      if (r.generative()) {
+        if (d.contexts.size() != 1)
+          fail("task {}: document {}: a generate_until task has one context", t.task, i);
+        d.target = r.prompts->doc_to_target(doc);
+        if (!t.doc_to_choice.is_null()) d.choices = r.prompts->doc_to_choice(doc);
+      } else {
+        d.conts = r.prompts->continuations(doc, s.chat != nullptr);
+        d.choices = r.prompts->doc_to_choice(doc);
+        d.gold = r.prompts->gold(doc);
+        d.target = r.prompts->doc_to_target(doc);
+        for (auto g : d.gold)
+          if (g == -100)
+            fail("task {}: document {}: the answer {} is not one of its {} choices", t.task, i,
+                 py_str(r.prompts->multiple_input() ? r.prompts->doc_to_text(doc) : d.target),
+                 d.choices.size());
+        if (d.contexts.size() == 1) d.contexts.resize(d.conts.size(), d.contexts[0]);
+        if (d.contexts.size() != d.conts.size())
+          fail("task {}: document {}: {} contexts for {} continuations", t.task, i,
+               d.contexts.size(), d.conts.size());
+        if (!s.chat) d.prefix_text = r.prompts->shared_prefix(doc, shot_ptrs, system);
+      }
       Sha256 h;
       for (size_t k = 0; k < d.contexts.size(); ++k) {
         h.update(d.contexts[k]);
         h.update("\x1f");
-        h.update(d.conts[k]);
+        if (k < d.conts.size()) h.update(d.conts[k]);
         h.update("\x1e");
+      }
+      if (r.generative()) {  // a response depends on how it was generated too
+        const GenKwargs& g = r.gen;
+        ojson kw{{"until", g.until},
+                 {"max_gen_toks", g.max_gen_toks},
+                 {"do_sample", g.sampling.do_sample},
+                 {"temperature", g.sampling.temperature},
+                 {"top_p", g.sampling.top_p},
+                 {"top_k", g.sampling.top_k},
+                 {"repeats", r.repeats},
+                 {"seed", g.sampling.do_sample ? s.gen_seed : 0}};
+        h.update(kw.dump());
       }
       d.key = h.hex_digest();
       r.docs.push_back(std::move(d));
@@ -307,6 +369,14 @@ EvalOutput evaluate(const TaskRegistry& reg, const Model& model, const Tokenizer
       for (auto& d : r.docs) {
         auto it = seen.find({r.cfg->task, d.doc_id});
         if (it == seen.end() || it->second.value("key", "") != d.key) continue;
+        if (r.generative()) {
+          if (!it->second.contains("resps") || !it->second["resps"].is_array()) continue;
+          for (auto& x : it->second["resps"]) d.resps.push_back(x.get<std::string>());
+          d.done = d.resps.size() == size_t(r.repeats);
+          if (!d.done) d.resps.clear();
+          continue;
+        }
+        if (!it->second.contains("lls") || !it->second.contains("greedy")) continue;
         for (auto& x : it->second["lls"]) d.lls.push_back(x.get<double>());
         for (auto& x : it->second["greedy"]) d.greedy.push_back(x.get<bool>());
         d.done = d.lls.size() == d.conts.size() && d.greedy.size() == d.conts.size();
@@ -317,21 +387,21 @@ EvalOutput evaluate(const TaskRegistry& reg, const Model& model, const Tokenizer
   //    resume file), shared few-shot blocks tokenised once.
   const int64_t max_len = s.max_length > 0 ? s.max_length : model.config().max_positions;
   std::map<std::string, std::shared_ptr<const std::vector<int32_t>>> prefix_ids;
-  std::vector<std::pair<PreparedTask*, PreparedDoc*>> pending;
+  std::vector<std::pair<PreparedTask*, PreparedDoc*>> pending, gen_pending;
   int64_t total_docs = 0;
   for (auto& r : runs)
     for (auto& d : r.docs) {
       ++total_docs;
-      if (!d.done) pending.push_back({&r, &d});
+      if (!d.done) (r.generative() ? gen_pending : pending).push_back({&r, &d});
     }
   std::ofstream partial;
-  if (!s.partial_path.empty() && !pending.empty()) {
+  if (!s.partial_path.empty() && (!pending.empty() || !gen_pending.empty())) {
     fs::create_directories(fs::path(s.partial_path).parent_path());
     partial.open(s.partial_path, std::ios::app);
     if (!partial) fail("{}: cannot write the resume file", s.partial_path);
   }
   const size_t chunk_docs = 256;
-  int64_t done_docs = total_docs - static_cast<int64_t>(pending.size());
+  int64_t done_docs = total_docs - static_cast<int64_t>(pending.size() + gen_pending.size());
   report("scoring", done_docs, total_docs);
   for (size_t c0 = 0; c0 < pending.size(); c0 += chunk_docs) {
     const size_t c1 = std::min(pending.size(), c0 + chunk_docs);
@@ -399,6 +469,59 @@ EvalOutput evaluate(const TaskRegistry& reg, const Model& model, const Tokenizer
     report("scoring", done_docs, total_docs);
   }
 
+  // 3b. Generation: documents in chunks (each chunk appended to the resume file), every
+  //     prompt of a chunk decoded together; greedy tasks generate once per document.
+  const size_t gen_chunk = size_t(std::max<int64_t>(64, s.gen_batch * 4));
+  const int32_t eos_id = tok.eos_id() ? *tok.eos_id() : -1;
+  for (size_t c0 = 0; c0 < gen_pending.size(); c0 += gen_chunk) {
+    const size_t c1 = std::min(gen_pending.size(), c0 + gen_chunk);
+    std::vector<GenRequest> reqs;
+    std::vector<std::pair<size_t, int>> owner;  // (pending index, repeat) per request
+    for (size_t i = c0; i < c1; ++i) {
+      auto [r, d] = gen_pending[i];
+      const int n = r->gen.sampling.do_sample ? r->repeats : 1;
+      const auto ids = tok_encode(tok, d->contexts[0]);
+      for (int k = 0; k < n; ++k) {
+        GenRequest q;
+        q.prompt = ids;
+        q.kwargs = r->gen;
+        q.seed_id = stream_id(r->cfg->task, d->doc_id, k);
+        out.n_tokens += int64_t(ids.size());
+        reqs.push_back(std::move(q));
+        owner.push_back({i, k});
+      }
+    }
+    GenRunOptions go;
+    go.batch = s.gen_batch;
+    go.max_length = max_len;
+    go.eos_id = eos_id;
+    go.seed = s.gen_seed;
+    const int64_t base = done_docs;
+    const int64_t n_chunk = int64_t(c1 - c0), n_reqs = int64_t(reqs.size());
+    go.progress = [&](int64_t done, int64_t) {
+      report("generating", base + n_chunk * done / std::max<int64_t>(1, n_reqs), total_docs);
+    };
+    auto res = run_generate_until(model, be, tok, reqs, go);
+    out.n_requests += n_reqs;
+    for (size_t q = 0; q < res.size(); ++q) {
+      out.n_generated += int64_t(res[q].tokens.size());
+      gen_pending[owner[q].first].second->resps.push_back(std::move(res[q].text));
+    }
+    for (size_t i = c0; i < c1; ++i) {
+      auto [r, d] = gen_pending[i];
+      if (!r->gen.sampling.do_sample) d->resps.resize(size_t(r->repeats), d->resps.at(0));
+      d->done = true;
+      if (partial) {
+        ojson line{
+            {"task", r->cfg->task}, {"doc_id", d->doc_id}, {"key", d->key}, {"resps", d->resps}};
+        partial << line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+      }
+    }
+    if (partial) partial.flush();
+    done_docs += int64_t(c1 - c0);
+    report("generating", done_docs, total_docs);
+  }
+
   // 4. Metrics per document, then per task.
   std::map<std::string, const TaskResult*> by_name;
   out.tasks.reserve(runs.size());
@@ -414,8 +537,33 @@ EvalOutput evaluate(const TaskRegistry& reg, const Model& model, const Tokenizer
     std::map<std::string, std::vector<double>> values;
     std::vector<std::string> wanted;
     for (auto& m : t.metrics) wanted.push_back(m.metric);
-    const std::string process_results = t.raw.value("process_results", "");
+    const std::string& process_results = t.process_results;
     for (auto& d : r.docs) {
+      if (r.generative()) {
+        const ojson& doc = r.eval_docs[size_t(d.doc_id)];
+        auto scores = r.scorer->score(doc, d.resps, d.target);
+        for (auto& fs_ : scores) {
+          for (auto& [k, v] : fs_.metrics) values[k + "," + fs_.filter].push_back(v);
+          if (!s.log_samples) continue;
+          ojson args{{"gen_args_0", {{"arg_0", d.contexts[0]}, {"arg_1", t.generation_kwargs}}}};
+          ojson metric_names = ojson::array();
+          for (auto& [k, v] : fs_.metrics) metric_names.push_back(k);
+          ojson line{{"doc_id", d.doc_id},
+                     {"doc", doc},
+                     {"target", py_str(d.target)},
+                     {"arguments", args},
+                     {"resps", ojson::array({d.resps})},
+                     {"filtered_resps", ojson::array({fs_.filtered})},
+                     {"filter", fs_.filter},
+                     {"metrics", metric_names},
+                     {"doc_hash", sha256_hex(python_json(doc, true))},
+                     {"prompt_hash", sha256_hex(d.contexts[0])},
+                     {"target_hash", sha256_hex(py_str(d.target))}};
+          for (auto& [k, v] : fs_.metrics) line[k] = v;
+          tr.samples.push_back(std::move(line));
+        }
+        continue;
+      }
       std::map<std::string, double> m;
       if (process_results == "truthfulqa_mc2") {
         m = mc2_metrics(d.lls, r.eval_docs[size_t(d.doc_id)], t.task);
@@ -479,9 +627,10 @@ EvalOutput evaluate(const TaskRegistry& reg, const Model& model, const Tokenizer
         for (auto& l : g.leaves) {
           const TaskResult* tr = by_name.at(l);
           auto it = tr->metrics.find(a.metric);
+          if (it == tr->metrics.end()) it = tr->metrics.find(a.metric + ",none");
           if (it == tr->metrics.end()) continue;
           vals.push_back(it->second);
-          auto e = tr->stderrs.find(a.metric);
+          auto e = tr->stderrs.find(it->first);
           errs.push_back(e == tr->stderrs.end() ? NAN : e->second);
           sizes.push_back(a.weight_by_size ? double(tr->n_effective) : 1.0);
         }
@@ -491,7 +640,8 @@ EvalOutput evaluate(const TaskRegistry& reg, const Model& model, const Tokenizer
         g.metrics[a.metric] = num / den;
         std::vector<double> real_sizes;
         for (auto& l : g.leaves)
-          if (by_name.at(l)->metrics.count(a.metric))
+          if (by_name.at(l)->metrics.count(a.metric) ||
+              by_name.at(l)->metrics.count(a.metric + ",none"))
             real_sizes.push_back(double(by_name.at(l)->n_effective));
         const double se = a.weight_by_size ? pooled_sample_stderr(errs, real_sizes)
                                            : unweighted_mean_stderr(errs);

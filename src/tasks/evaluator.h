@@ -1,6 +1,7 @@
-// `erank eval`'s engine: tasks -> documents -> prompts -> loglikelihood requests (scored in shared
-// batches across tasks) -> per-document metrics -> task and group aggregates, as
-// lm-evaluation-harness's simple_evaluate does it for multiple-choice tasks.
+// `erank eval`'s engine: tasks -> documents -> prompts -> requests (loglikelihood requests scored
+// in shared batches across tasks; generate_until requests decoded together) -> per-document
+// metrics (filters first for generated answers) -> task and group aggregates, as
+// lm-evaluation-harness's simple_evaluate does it.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -12,6 +13,8 @@
 #include <vector>
 
 #include "backend/backend.h"
+#include "tasks/gen_scoring.h"
+#include "tasks/generate_until.h"
 #include "tasks/prompt.h"
 #include "tasks/task_config.h"
 
@@ -42,6 +45,15 @@ struct EvalSettings {
   bool log_samples = false;
   // Resume: completed documents are appended to this file and skipped when found there.
   std::string partial_path;
+
+  // generate_until tasks
+  int64_t gen_batch = 16;               // sequences decoded together
+  std::optional<int64_t> max_gen_toks;  // caps every task's max_gen_toks
+  std::string cot_trigger;   // appended to the answer prefix ("Let's think step by step.")
+  int self_consistency = 0;  // k > 1: k sampled chains, majority answer per filter
+  double temperature = 0.7;  // of the self-consistency chains
+  uint64_t gen_seed = 1234;  // sampling streams: (seed, task, document, repeat)
+  CodeExecution exec;        // --allow-code-execution
 };
 
 // One scored document: its prompts, requests and (once scored) results.
@@ -55,6 +67,7 @@ struct PreparedDoc {
   std::string key;          // hash of the request strings (resume checks it)
   std::vector<double> lls;
   std::vector<bool> greedy;
+  std::vector<std::string> resps;  // generate_until: one response per repeat
   bool done = false;
 };
 
@@ -65,6 +78,12 @@ struct PreparedTask {
   int n_shot = 0;
   int64_t n_original = 0;
   std::vector<PreparedDoc> docs;
+  GenKwargs gen;    // generate_until: the normalised generation_kwargs
+  int repeats = 1;  // responses per document
+  // lm-eval's filter_list after the options (self-consistency adds majority-vote pipelines).
+  nlohmann::ordered_json filters;
+  std::shared_ptr<const GenScorer> scorer;
+  bool generative() const { return cfg->output_type == "generate_until"; }
 };
 
 // Documents and request strings of every task (no model): what lm-eval's build_all_requests
@@ -96,6 +115,7 @@ struct EvalOutput {
   std::vector<TaskNode> trees;
   double seconds = 0;
   int64_t n_requests = 0, n_tokens = 0;
+  int64_t n_generated = 0;  // tokens generated (generate_until)
 };
 
 struct EvalProgress {

@@ -2,6 +2,7 @@
 
 #include "core/error.h"
 #include "data/py_random.h"
+#include "tasks/gen_scoring.h"
 #include "template/interpreter.h"
 #include "template/pyre.h"
 #include "template/pystr.h"
@@ -49,7 +50,7 @@ std::string gpqa_preprocess(const ojson& v) {
   return tmpl::pystr::replace(t, "  ", " ", -1);
 }
 
-void gpqa(std::vector<ojson>& docs, const std::string& task) {
+void gpqa(std::vector<ojson>& docs, const std::string& task, bool with_list = false) {
   PyRandom rng(0);
   for (auto& d : docs) {
     std::vector<std::string> c;
@@ -66,6 +67,7 @@ void gpqa(std::vector<ojson>& docs, const std::string& task) {
     size_t idx = 0;
     while (s[idx] != correct) ++idx;
     for (size_t i = 0; i < 4; ++i) d["choice" + std::to_string(i + 1)] = s[i];
+    if (with_list) d["choices"] = s;  // the chain-of-thought tasks' flexible filter reads them
     d["answer"] = std::string("(") + char('A' + idx) + ")";
   }
 }
@@ -95,12 +97,15 @@ std::string hellaswag_preprocess(const std::string& text) {
 }
 
 std::vector<std::string> process_docs_names() {
-  return {"hellaswag", "gpqa", "boolq"};
+  return {"hellaswag", "gpqa", "gpqa_cot", "boolq", "minerva_math", "hendrycks_math"};
 }
 
 void process_docs(const std::string& name, std::vector<ojson>& docs, const std::string& task) {
   if (name == "hellaswag") return hellaswag(docs, task);
   if (name == "gpqa") return gpqa(docs, task);
+  if (name == "gpqa_cot") return gpqa(docs, task, true);
+  if (name == "minerva_math") return minerva_math_docs(docs, task);
+  if (name == "hendrycks_math") return hendrycks_math_docs(docs, task);
   if (name == "boolq") return boolq(docs, task);
   std::string known;
   for (auto& n : process_docs_names()) known += (known.empty() ? "" : ", ") + n;

@@ -20,12 +20,16 @@ namespace {
 void put_metrics(ojson& o, const std::map<std::string, double>& m,
                  const std::map<std::string, double>& se) {
   for (auto& [k, v] : m) {
-    o[k + ",none"] = v;
+    // "metric,filter" (generated answers) or a bare metric (filter "none").
+    const size_t comma = k.find(',');
+    const std::string metric = k.substr(0, comma);
+    const std::string filter = comma == std::string::npos ? "none" : k.substr(comma + 1);
+    o[metric + "," + filter] = v;
     auto e = se.find(k);
     if (e != se.end())
-      o[k + "_stderr,none"] = e->second;
+      o[metric + "_stderr," + filter] = e->second;
     else
-      o[k + "_stderr,none"] = "N/A";
+      o[metric + "_stderr," + filter] = "N/A";
   }
 }
 
@@ -153,22 +157,27 @@ std::string results_table(const EvalOutput& out) {
                  const std::map<std::string, double>& m, const std::map<std::string, double>& se,
                  const std::map<std::string, bool>& hib) {
     bool first = true;
-    for (auto& [k, v] : m) {
+    std::string last_filter;
+    for (auto& [key, v] : m) {
+      const size_t comma = key.find(',');
+      const std::string k = key.substr(0, comma);
+      const std::string filter = comma == std::string::npos ? "none" : key.substr(comma + 1);
       Row r{first ? name : "",
             first ? version : "",
-            first ? "none" : "",
+            first || filter != last_filter ? filter : "",
             first ? nshot : "",
             k,
             "",
             fmt::format("{:.4f}", v),
             "±",
             "N/A"};
-      auto h = hib.find(k);
+      auto h = hib.find(k.starts_with("pass@") ? std::string("pass_at_k") : k);
       r.arrow = h == hib.end() ? "" : (h->second ? "↑" : "↓");
-      auto e = se.find(k);
+      auto e = se.find(key);
       if (e != se.end()) r.err = fmt::format("{:.4f}", e->second);
       rows.push_back(r);
       first = false;
+      last_filter = filter;
     }
   };
   std::map<std::string, const TaskResult*> by_name;
@@ -210,7 +219,7 @@ std::string results_table(const EvalOutput& out) {
     for (unsigned char c : s) n += (c & 0xC0) != 0x80;
     return n;
   };
-  for (size_t i = 0; i < head.size(); ++i) w[i] = width(head[i]);
+  for (size_t i = 0; i < head.size(); ++i) w[i] = std::max<size_t>(1, width(head[i]));
   for (auto& r : rows) {
     auto c = cells(r);
     for (size_t i = 0; i < c.size(); ++i) w[i] = std::max(w[i], width(c[i]));

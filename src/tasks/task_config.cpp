@@ -275,7 +275,12 @@ TaskConfig task_from_json(const ojson& j, const std::string& file) {
     if (f.contains("doc_to_choice")) t.fewshot_doc_to_choice = f["doc_to_choice"];
     t.fewshot_target_delimiter = opt_str(f, "target_delimiter", where);
     t.fewshot_fewshot_delimiter = opt_str(f, "fewshot_delimiter", where);
-    if (f.contains("samples")) fail("{}: fewshot_config.samples is not supported", where);
+    if (f.contains("samples")) {
+      if (!f["samples"].is_array())
+        fail("{}: fewshot_config.samples must be a list of documents (erank runs no Python)",
+             where);
+      t.fewshot_samples = f["samples"];
+    }
   }
   if (t.fewshot_sampler != "default" && t.fewshot_sampler != "first_n")
     fail("{}: fewshot sampler '{}' is not one of: default, first_n", where, t.fewshot_sampler);
@@ -288,6 +293,10 @@ TaskConfig task_from_json(const ojson& j, const std::string& file) {
   if (j.contains("metric_list") && j["metric_list"].is_array()) {
     for (auto& m : j["metric_list"]) {
       MetricSpec ms;
+      if (m.is_object() && m.contains("metric") && m["metric"].is_object() &&
+          m["metric"].contains("!function"))
+        fail("{}: metric {} is a Python function; name one of erank's metrics instead", where,
+             m["metric"]["!function"].get<std::string>());
       if (!m.is_object() || !m.contains("metric") || !m["metric"].is_string())
         fail("{}: every metric_list entry needs a `metric` name", where);
       ms.metric = m["metric"];
@@ -295,12 +304,45 @@ TaskConfig task_from_json(const ojson& j, const std::string& file) {
         ms.aggregation = m["aggregation"];
       if (m.contains("higher_is_better") && m["higher_is_better"].is_boolean())
         ms.higher_is_better = m["higher_is_better"];
+      for (auto& [k, v] : m.items())
+        if (k != "metric" && k != "aggregation" && k != "higher_is_better") ms.kwargs[k] = v;
       t.metrics.push_back(ms);
     }
   }
   if (t.metrics.empty() && t.output_type == "multiple_choice")
     t.metrics = {{"acc", "mean", true}, {"acc_norm", "mean", true}};
   if (j.contains("metadata") && j["metadata"].is_object()) t.metadata = j["metadata"];
+  if (j.contains("generation_kwargs") && !j["generation_kwargs"].is_null()) {
+    if (!j["generation_kwargs"].is_object())
+      fail("{}: `generation_kwargs` must be a mapping", where);
+    t.generation_kwargs = j["generation_kwargs"];
+  }
+  if (j.contains("repeats") && !j["repeats"].is_null()) {
+    if (!j["repeats"].is_number_integer() || j["repeats"].get<int>() < 1)
+      fail("{}: `repeats` must be a positive integer", where);
+    t.repeats = j["repeats"];
+  }
+  if (j.contains("filter_list") && !j["filter_list"].is_null()) {
+    if (!j["filter_list"].is_array()) fail("{}: `filter_list` must be a list", where);
+    for (auto& f : j["filter_list"])
+      if (!f.is_object() || !f.contains("name") || !f.contains("filter") || !f["filter"].is_array())
+        fail("{}: every filter_list entry needs a `name` and a `filter` list", where);
+    t.filter_list = j["filter_list"];
+  }
+  if (j.contains("process_results") && !j["process_results"].is_null()) {
+    const auto& p = j["process_results"];
+    if (p.is_object() && p.contains("!function"))
+      fail(
+          "{}: process_results is a Python function ({}); name one of erank's built-in "
+          "processors instead",
+          where, p["!function"].get<std::string>());
+    if (!p.is_string()) fail("{}: `process_results` must be a built-in processor name", where);
+    t.process_results = p;
+  }
+  if (j.contains("unsafe_code") && j["unsafe_code"].is_boolean()) t.unsafe_code = j["unsafe_code"];
+  if (t.output_type != "multiple_choice" && t.output_type != "generate_until")
+    fail("{}: output_type '{}' is not supported (multiple_choice, generate_until)", where,
+         t.output_type);
   if (j.contains("data_layout")) {
     if (j["data_layout"].is_string())
       t.data_layout.push_back(j["data_layout"]);

@@ -18,6 +18,7 @@ struct MetricSpec {
   std::string metric;                // acc, acc_norm, acc_bytes, mc1, mc2 ...
   std::string aggregation = "mean";  // only mean is defined for multiple choice
   bool higher_is_better = true;
+  nlohmann::ordered_json kwargs = nlohmann::ordered_json::object();  // ignore_case, k ...
 };
 
 struct TaskConfig {
@@ -41,6 +42,17 @@ struct TaskConfig {
   nlohmann::ordered_json fewshot_doc_to_text, fewshot_doc_to_target, fewshot_doc_to_choice;
   std::optional<std::string> fewshot_target_delimiter, fewshot_fewshot_delimiter;
   std::optional<int> num_fewshot;
+  // fewshot_config.samples: the shots written in the task file (first_n takes them in order).
+  nlohmann::ordered_json fewshot_samples;
+
+  // generate_until: lm-eval's generation_kwargs (until, max_gen_toks, do_sample, temperature
+  // ...), repeats (samples per document: maj@k, pass@k) and filter_list (named pipelines of
+  // filters run on the responses, each scored separately).
+  nlohmann::ordered_json generation_kwargs = nlohmann::ordered_json::object();
+  int repeats = 1;
+  nlohmann::ordered_json filter_list = nlohmann::ordered_json::array();
+  std::string process_results;  // a built-in results processor (minerva_math ...), or empty
+  bool unsafe_code = false;     // runs model-written code (needs --allow-code-execution)
 
   std::string output_type = "multiple_choice";
   std::vector<MetricSpec> metrics;

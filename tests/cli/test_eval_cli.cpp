@@ -169,4 +169,27 @@ TEST_F(EvalCli, BadInputIsOneErrorLine) {
   expect_error("--tasks tiny_qa " + data(), "broken.yaml");
 }
 
+// Generative tasks: code execution is opt-in, the options are checked before the model loads,
+// and a task file naming a Python hook or an unknown filter is refused up front.
+TEST_F(EvalCli, GenerativeTasksRefuseBadInput) {
+  expect_error("--tasks humaneval --limit 1", "--allow-code-execution");
+  expect_error("--tasks gsm8k_cot --self-consistency 1", "--self-consistency");
+  expect_error("--tasks gsm8k_cot --max-gen-toks 0", "--max-gen-toks");
+  expect_error("--tasks gsm8k_cot --gen-batch 0", "--gen-batch");
+  write("tasks/gen.yaml",
+        "task: tiny_gen\ndataset_path: x\ntest_split: test\noutput_type: generate_until\n"
+        "doc_to_text: '{{question}}'\ndoc_to_target: '{{answer}}'\n"
+        "metric_list: [{metric: exact_match}]\n"
+        "filter_list: [{name: f, filter: [{function: no_such_filter}]}]\n");
+  write("gen.jsonl", "{\"question\": \"1+1?\", \"answer\": \"2\"}\n");
+  expect_error("--tasks tiny_gen --data tiny_gen=" + (dir / "gen.jsonl").string(),
+               "no_such_filter");
+  write("tasks/gen.yaml",
+        "task: tiny_gen\ndataset_path: x\ntest_split: test\noutput_type: generate_until\n"
+        "doc_to_text: '{{question}}'\ndoc_to_target: '{{answer}}'\n"
+        "metric_list: [{metric: exact_match}]\nprocess_results: !function utils.process\n");
+  expect_error("--tasks tiny_gen --data tiny_gen=" + (dir / "gen.jsonl").string(),
+               "process_results is a Python function");
+}
+
 }  // namespace

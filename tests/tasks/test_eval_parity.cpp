@@ -109,6 +109,9 @@ TEST_F(Fixture, ScoresEqualLmEval) {
   int64_t n_docs = 0;
   for (auto& run : manifest["runs"]) {
     const std::string name = run["name"];
+    // Under the sanitizers (10-20x slower forwards) two runs stand for the rest: few-shot
+    // single-context requests and a multiple-input task.
+    if (sanitized && name != "arc_easy_3shot" && name != "winogrande_0shot") continue;
     SCOPED_TRACE(name);
     EvalSettings s = settings_of(run);
     // CI: the first documents of each run (shots of a seeded sampler do not depend on later ones).
@@ -155,6 +158,9 @@ TEST_F(Fixture, ResultsDoNotDependOnTheBatch) {
   auto tok = Tokenizer::from_gguf(gguf);
   auto be = make_backend("cpu", 0);
   const bool sanitized = std::getenv("ERANK_SANITIZED") != nullptr;
+  if (sanitized)
+    GTEST_SKIP() << "release builds check this; under the sanitizers Loglikelihood's bitwise test "
+                    "covers the scorer";
   EvalSettings s;
   s.tasks = {"mmlu_anatomy", "hellaswag"};
   s.num_fewshot = sanitized ? 1 : 2;

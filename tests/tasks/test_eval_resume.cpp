@@ -31,22 +31,24 @@ TEST(EvalResume, InterruptedRunResumesPerDocument) {
   EvalSettings s;
   s.tasks = {"mmlu_anatomy"};
   s.num_fewshot = 1;
-  s.limit = 6;
+  const bool sanitized = std::getenv("ERANK_SANITIZED") != nullptr;
+  s.limit = sanitized ? 3 : 6;
   s.partial_path = partial.string();
   s.max_length = 160;  // keeps the texts short: the test is about the resume file, not the model
   const EvalOutput full = evaluate(reg, *model, *tok, *be, s);
-  EXPECT_EQ(full.n_requests, 24);
+  EXPECT_EQ(full.n_requests, 4 * *s.limit);
   // A run killed after 4 documents: its file holds their lines and a cut-off one.
   std::vector<std::string> lines;
   {
     std::ifstream f(partial);
     for (std::string l; std::getline(f, l);) lines.push_back(l);
   }
-  ASSERT_EQ(lines.size(), 6u);
+  ASSERT_EQ(lines.size(), size_t(*s.limit));
+  const size_t kept = lines.size() - 2;
   {
     std::ofstream f(partial, std::ios::trunc);
-    for (size_t i = 0; i < 4; ++i) f << lines[i] << "\n";
-    f << lines[4].substr(0, lines[4].size() / 2);
+    for (size_t i = 0; i < kept; ++i) f << lines[i] << "\n";
+    f << lines[kept].substr(0, lines[kept].size() / 2);
   }
   const EvalOutput resumed = evaluate(reg, *model, *tok, *be, s);
   EXPECT_EQ(resumed.n_requests, 8) << "only the 2 unfinished documents are scored";
@@ -55,7 +57,7 @@ TEST(EvalResume, InterruptedRunResumesPerDocument) {
   // Other settings (other shots) do not take lines whose requests differ.
   EvalSettings other = s;
   other.num_fewshot = 2;
-  EXPECT_EQ(evaluate(reg, *model, *tok, *be, other).n_requests, 24);
+  EXPECT_EQ(evaluate(reg, *model, *tok, *be, other).n_requests, 4 * *s.limit);
   fs::remove(partial);
 }
 
