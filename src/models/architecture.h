@@ -49,6 +49,12 @@ struct Architecture {
   std::vector<TensorSpec> (*tensors)(const ModelConfig& c) = nullptr;
   void (*forward)(const ModelConfig& c, const Weights& w, Backend& be, const ForwardInput& in,
                   TapSink& sink) = nullptr;
+  // What the LM head reads, from a residual stream x (hidden_states[l], l < n_layers): the final
+  // norm when `norm`, and OPT-350m's project_out either way. The forward ends with the same
+  // function, so an early exit (logit lens, DoLa) is the model's own head on an earlier layer.
+  Act (*head_input)(const ModelConfig& c, const Weights& w, Backend& be, const Act& x,
+                    bool norm) = nullptr;
+  const char* head = "lm_head.weight";  // the LM head's tensor
 };
 
 const std::vector<const Architecture*>& architectures();

@@ -198,6 +198,13 @@ std::vector<TensorSpec> tensors(const ModelConfig& c) {
   return t;
 }
 
+Act head_input(const ModelConfig& c, const Weights& w, Backend& be, const Act& x, bool norm) {
+  if (!norm) return x;
+  Act y;
+  be.rms_norm(x, w.get("norm.weight"), c.norm_eps, c.hidden, true, y);
+  return y;
+}
+
 void forward(const ModelConfig& c, const Weights& w, Backend& be, const ForwardInput& in,
              TapSink& sink) {
   const int64_t d = c.hidden, hd = c.head_dim;
@@ -240,9 +247,8 @@ void forward(const ModelConfig& c, const Weights& w, Backend& be, const ForwardI
     be.add(x, mn);
     if (i + 1 < c.n_layers) sink.on_tap(Tap::hidden, int(i + 1), x, in.seqs);
   }
-  Act y;
-  rms(x, "norm.weight", d, y);
-  output_taps(be, y, w.get("lm_head.weight"), c.final_softcap, int(c.n_layers), in, sink);
+  output_taps(be, head_input(c, w, be, x, true), w.get("lm_head.weight"), c.final_softcap,
+              int(c.n_layers), in, sink);
 }
 
 }  // namespace
@@ -258,6 +264,7 @@ extern const Architecture kGemma3{
     .config_to_hf = to_hf,
     .tensors = tensors,
     .forward = forward,
+    .head_input = head_input,
 };
 
 }  // namespace erank

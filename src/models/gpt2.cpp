@@ -115,6 +115,13 @@ nlohmann::json to_hf(const ModelConfig& c) {
           {"initializer_range", c.init_std}};
 }
 
+Act head_input(const ModelConfig& c, const Weights& w, Backend& be, const Act& x, bool norm) {
+  if (!norm) return x;
+  Act y;
+  be.layer_norm(x, &w.get("ln_f.weight"), &w.get("ln_f.bias"), c.norm_eps, y);
+  return y;
+}
+
 void forward(const ModelConfig& c, const Weights& w, Backend& be, const ForwardInput& in,
              TapSink& sink) {
   const int64_t d = c.hidden;
@@ -147,9 +154,8 @@ void forward(const ModelConfig& c, const Weights& w, Backend& be, const ForwardI
     be.add(x, m);
     if (i + 1 < c.n_layers) sink.on_tap(Tap::hidden, int(i + 1), x, in.seqs);
   }
-  Act y;
-  be.layer_norm(x, &w.get("ln_f.weight"), &w.get("ln_f.bias"), c.norm_eps, y);
-  output_taps(be, y, w.get("lm_head.weight"), 0.0, int(c.n_layers), in, sink);
+  output_taps(be, head_input(c, w, be, x, true), w.get("lm_head.weight"), 0.0, int(c.n_layers), in,
+              sink);
 }
 
 }  // namespace
@@ -165,6 +171,7 @@ extern const Architecture kGpt2{
     .config_to_hf = to_hf,
     .tensors = tensors,
     .forward = forward,
+    .head_input = head_input,
 };
 
 }  // namespace erank

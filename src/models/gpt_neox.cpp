@@ -78,6 +78,14 @@ std::vector<TensorSpec> tensors(const ModelConfig& c) {
   return t;
 }
 
+Act head_input(const ModelConfig& c, const Weights& w, Backend& be, const Act& x, bool norm) {
+  if (!norm) return x;
+  Act y;
+  be.layer_norm(x, &w.get("final_layer_norm.weight"), &w.get("final_layer_norm.bias"), c.norm_eps,
+                y);
+  return y;
+}
+
 void forward(const ModelConfig& c, const Weights& w, Backend& be, const ForwardInput& in,
              TapSink& sink) {
   const int64_t hd = c.head_dim;
@@ -123,10 +131,8 @@ void forward(const ModelConfig& c, const Weights& w, Backend& be, const ForwardI
     }
     if (i + 1 < c.n_layers) sink.on_tap(Tap::hidden, int(i + 1), x, in.seqs);
   }
-  Act y;
-  be.layer_norm(x, &w.get("final_layer_norm.weight"), &w.get("final_layer_norm.bias"), c.norm_eps,
-                y);
-  output_taps(be, y, w.get("embed_out.weight"), 0.0, int(c.n_layers), in, sink);
+  output_taps(be, head_input(c, w, be, x, true), w.get("embed_out.weight"), 0.0, int(c.n_layers),
+              in, sink);
 }
 
 }  // namespace
@@ -140,6 +146,8 @@ extern const Architecture kGptNeox{
     .config_from_hf = from_hf,
     .tensors = tensors,
     .forward = forward,
+    .head_input = head_input,
+    .head = "embed_out.weight",
 };
 
 }  // namespace erank

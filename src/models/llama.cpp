@@ -215,6 +215,13 @@ std::vector<TensorSpec> tensors(const ModelConfig& c) {
   return t;
 }
 
+Act head_input(const ModelConfig& c, const Weights& w, Backend& be, const Act& x, bool norm) {
+  if (!norm) return x;
+  Act y;
+  be.rms_norm(x, w.get("norm.weight"), c.norm_eps, c.hidden, false, y);
+  return y;
+}
+
 void forward(const ModelConfig& c, const Weights& w, Backend& be, const ForwardInput& in,
              TapSink& sink) {
   Act x;
@@ -258,9 +265,8 @@ void forward(const ModelConfig& c, const Weights& w, Backend& be, const ForwardI
     be.add(x, m);
     if (i + 1 < c.n_layers) sink.on_tap(Tap::hidden, int(i + 1), x, in.seqs);
   }
-  Act y;
-  be.rms_norm(x, w.get("norm.weight"), c.norm_eps, c.hidden, false, y);
-  output_taps(be, y, w.get("lm_head.weight"), 0.0, int(c.n_layers), in, sink);
+  output_taps(be, head_input(c, w, be, x, true), w.get("lm_head.weight"), 0.0, int(c.n_layers), in,
+              sink);
 }
 
 }  // namespace
@@ -276,6 +282,7 @@ extern const Architecture kLlama{
     .config_to_hf = to_hf,
     .tensors = tensors,
     .forward = forward,
+    .head_input = head_input,
 };
 
 }  // namespace erank

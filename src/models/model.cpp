@@ -336,6 +336,21 @@ void Model::forward_step(Backend& be, const std::vector<std::vector<int32_t>>& s
     if (!read_only(i)) cache.advance(slots[i], static_cast<int64_t>(seqs[i].size()));
 }
 
+Act Model::early_exit_logits(Backend& be, const Act& x, int layer, bool final_norm,
+                             bool softcap) const {
+  if (layer < 0 || layer > cfg_.n_layers)
+    fail("layer {} is out of range: hidden states are numbered 0..{} (0 = embeddings)", layer,
+         cfg_.n_layers);
+  ERANK_CHECK(arch_->head_input, "{}: no head_input for early exits", arch_->name);
+  Act logits;
+  if (layer < cfg_.n_layers)
+    be.linear(arch_->head_input(cfg_, w_, be, x, final_norm), w_.get(arch_->head), nullptr, logits);
+  else
+    be.linear(x, w_.get(arch_->head), nullptr, logits);
+  if (softcap && cfg_.final_softcap > 0) be.softcap(logits, cfg_.final_softcap);
+  return logits;
+}
+
 double forward_flops(const ModelConfig& cfg, const Architecture& arch,
                      const std::vector<int64_t>& seq_lengths, bool logits) {
   double per_token = 0;

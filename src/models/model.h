@@ -58,6 +58,12 @@ class Model {
                     const std::vector<int64_t>& slots, KVCache& cache, TapSink& sink,
                     const StepOptions& opt) const;
 
+  // Logits of an early exit from hidden_states[layer] (x: some of its rows): the LM head on the
+  // final norm of x (`final_norm`; DoLa's convention is without it), Gemma's soft-cap when
+  // `softcap`. hidden_states[n_layers] is already after the final norm: its logits are the
+  // model's own. Throws erank::Error for a layer outside 0..n_layers.
+  Act early_exit_logits(Backend& be, const Act& x, int layer, bool final_norm, bool softcap) const;
+
  private:
   ModelConfig cfg_;
   const Architecture* arch_;

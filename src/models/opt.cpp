@@ -89,6 +89,18 @@ std::vector<TensorSpec> tensors(const ModelConfig& c) {
   return t;
 }
 
+Act head_input(const ModelConfig& c, const Weights& w, Backend& be, const Act& x, bool norm) {
+  Act y;
+  if (norm && c.final_norm)
+    be.layer_norm(x, &w.get("decoder.final_layer_norm.weight"),
+                  &w.get("decoder.final_layer_norm.bias"), c.norm_eps, y);
+  else
+    y = x;
+  if (c.embed_proj_dim != c.hidden)  // as the forward's project_in
+    y = project(be, y, {&w.get("decoder.project_out.weight"), nullptr});
+  return y;
+}
+
 void forward(const ModelConfig& c, const Weights& w, Backend& be, const ForwardInput& in,
              TapSink& sink) {
   const bool proj = c.embed_proj_dim != c.hidden, bias = c.qkv_bias;
@@ -129,14 +141,8 @@ void forward(const ModelConfig& c, const Weights& w, Backend& be, const ForwardI
     if (!c.pre_norm) norm(Act(x), "final_layer_norm", x);
     if (i + 1 < c.n_layers) sink.on_tap(Tap::hidden, int(i + 1), x, in.seqs);
   }
-  if (c.final_norm) {
-    Act y;
-    be.layer_norm(x, &w.get("decoder.final_layer_norm.weight"),
-                  &w.get("decoder.final_layer_norm.bias"), c.norm_eps, y);
-    x = std::move(y);
-  }
-  if (proj) x = project(be, x, {&w.get("decoder.project_out.weight"), nullptr});
-  output_taps(be, x, w.get("lm_head.weight"), 0.0, int(c.n_layers), in, sink);
+  output_taps(be, head_input(c, w, be, x, true), w.get("lm_head.weight"), 0.0, int(c.n_layers), in,
+              sink);
 }
 
 }  // namespace
@@ -150,6 +156,7 @@ extern const Architecture kOpt{
     .config_from_hf = from_hf,
     .tensors = tensors,
     .forward = forward,
+    .head_input = head_input,
 };
 
 }  // namespace erank
