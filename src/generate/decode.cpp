@@ -192,7 +192,9 @@ void Generator::run(const std::vector<std::vector<int32_t>>& prompts,
   auto settle = [&](std::vector<Seq*>& seqs) {
     for (Seq* s : seqs) {
       ++n_tokens;
-      if (!finished(*s)) continue;
+      const bool done = finished(*s);
+      if (on_token_) on_token_(s->index, s->generated);
+      if (!done) continue;
       GenResult r;
       r.finish = s->finish;
       r.tokens = s->generated;

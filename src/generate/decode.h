@@ -73,6 +73,11 @@ class Generator {
   void run(const std::vector<std::vector<int32_t>>& prompts,
            const std::function<void(size_t, GenResult&&)>& on_done,
            const std::function<void(int64_t, int64_t)>& on_progress = {});
+  // Streaming: called after every generated token with the prompt's index and its ids so far
+  // (the EOS that ends it included), before the sequence is reported done.
+  void set_on_token(std::function<void(size_t, const std::vector<int32_t>&)> f) {
+    on_token_ = std::move(f);
+  }
   const GenStats& stats() const { return stats_; }
   int64_t context() const { return context_; }
   size_t cache_bytes() const { return cache_bytes_; }
@@ -89,6 +94,7 @@ class Generator {
   GenOptions opt_;
   LogitsChain chain_;
   TapSink* observer_ = nullptr;
+  std::function<void(size_t, const std::vector<int32_t>&)> on_token_;
   GenStats stats_;
   int64_t context_ = 0;
   size_t cache_bytes_ = 0;
