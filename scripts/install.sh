@@ -7,7 +7,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 
 apt_pkgs=(cmake g++ make pkg-config libopenblas-dev liblapacke-dev nlohmann-json3-dev libcli11-dev libyaml-cpp-dev
-  libfmt-dev libutf8proc-dev libpcre2-dev libgtest-dev libbenchmark-dev clang-14 libclang-rt-14-dev
+  libfmt-dev libutf8proc-dev libpcre2-dev libgtest-dev libbenchmark-dev clang-14 libclang-rt-14-dev libjpeg-dev
   clang-format python3 python3-venv zlib1g-dev libpng-dev)
 # The arena (issue 15): SQLite storage, the HTTP server, and headless chromium for its browser test.
 apt_pkgs+=(libsqlite3-dev libcpp-httplib-dev chromium)

@@ -6,11 +6,11 @@ Run:  .venv/bin/python tools/make_llava_fixtures.py
 Writes tests/fixtures/llava/:
   images/       photographs from scikit-image (cropped small): PNG (RGB, grey, RGBA) and JPEG
   pairs.jsonl   {"image": "images/...", "text": ...} (paths relative to the file)
-  model/        LlavaForConditionalGeneration as transformers 5 saves it: the classic LLaVA-1.5 names
-                (language_model.model.*, language_model.lm_head.weight, vision_tower.vision_model.*,
-                multi_modal_projector.*), the processor in processor_config.json
+  model/        LlavaForConditionalGeneration as transformers 5 saves it (language_model.model.*,
+                language_model.lm_head.weight, vision_tower.* (no vision_model.), multi_modal_projector.*),
+                the processor in processor_config.json
   model-prefixed/ the same weights under the names transformers 4.52-4.57 wrote
-                (model.language_model.*, model.vision_tower.*, model.multi_modal_projector.*,
+                (model.language_model.*, model.vision_tower.vision_model.*, model.multi_modal_projector.*,
                 lm_head.weight) and a top-level preprocessor_config.json, as llava-hf repos have
   pixels.safetensors   CLIPImageProcessorPil / LlavaImageProcessorPil outputs, per image and variant
                        ("<variant>.<image>" float32 [3, H, W]); variants in metadata["variants"]
@@ -118,7 +118,9 @@ def prefixed_name(k):
         return "model.language_model." + k[len("language_model.model."):]
     if k == "language_model.lm_head.weight":
         return "lm_head.weight"
-    if k.startswith(("vision_tower.", "multi_modal_projector.")):
+    if k.startswith("vision_tower."):  # transformers 5 flattens CLIPVisionModel's vision_model
+        return "model.vision_tower.vision_model." + k[len("vision_tower."):]
+    if k.startswith("multi_modal_projector."):
         return "model." + k
     raise ValueError(k)
 

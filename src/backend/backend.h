@@ -98,7 +98,7 @@ struct SeqLayout {
   int64_t rows() const { return offsets.empty() ? 0 : offsets.back(); }
 };
 
-enum class Activation { relu, gelu_tanh, gelu_erf, silu };
+enum class Activation { relu, gelu_tanh, gelu_erf, silu, quick_gelu };
 
 struct AttentionParams {
   int64_t n_heads = 0, n_kv_heads = 0, head_dim = 0;
@@ -107,6 +107,7 @@ struct AttentionParams {
   double softcap = 0.0;        // 0: none; else scores = cap * tanh(scores / cap)
   double dropout = 0.0;        // train-mode dropout on the attention probabilities
   uint64_t dropout_seed = 0;
+  bool causal = true;  // false: every row of a sequence sees all of its rows (vision encoders)
 };
 
 // Keys and values of one layer kept between forwards for incremental decoding. Slot s owns rows

@@ -300,6 +300,10 @@ class HostBackend final : public Backend {
           for (int64_t i = 0; i < n; ++i) a[i] = a[i] / (T(1) + std::exp(-a[i]));
         }
         break;
+      case Activation::quick_gelu:  // x * sigmoid(1.702 x), CLIP's activation
+#pragma omp parallel for num_threads(nthreads()) if (kFast && n > kParallelMin)
+        for (int64_t i = 0; i < n; ++i) a[i] = a[i] * (T(1) / (T(1) + std::exp(T(-1.702) * a[i])));
+        break;
     }
   }
 
@@ -408,12 +412,13 @@ class HostBackend final : public Backend {
       T* Oh = O + b * qs + h * hd;
       // Query blocks: block [i0, i1) only needs keys [jl, i1) (causal, sliding window), so the
       // score matrix is built block by block and the masked upper part is never computed.
+      // Without the causal mask every block takes all keys [0, n).
       thread_local std::vector<T> S;
       for (int64_t i0 = 0; i0 < n; i0 += kQueryBlock) {
         const int64_t i1 = std::min(n, i0 + kQueryBlock), nq = i1 - i0;
         const int64_t jl =
-            p.sliding_window > 0 ? std::max<int64_t>(0, i0 - p.sliding_window + 1) : 0;
-        const int64_t nk = i1 - jl;
+            p.causal && p.sliding_window > 0 ? std::max<int64_t>(0, i0 - p.sliding_window + 1) : 0;
+        const int64_t nk = (p.causal ? i1 : n) - jl;
         S.resize(static_cast<size_t>(nq * nk));
         // Scores S[i - i0][j - jl] = q_i . k_j * scale.
         if constexpr (kFast) {
@@ -422,7 +427,7 @@ class HostBackend final : public Backend {
                       int(nk));
         } else {
           for (int64_t i = i0; i < i1; ++i)
-            for (int64_t j = jl; j <= i; ++j) {
+            for (int64_t j = jl; j < (p.causal ? i + 1 : n); ++j) {
               double d = 0;
               for (int64_t c = 0; c < hd; ++c) d += Qh[i * qs + c] * Kh[j * ks + c];
               S[(i - i0) * nk + (j - jl)] = d * p.scale;
@@ -430,13 +435,14 @@ class HostBackend final : public Backend {
         }
         // Mask, soft-cap, softmax per query row; dropout indexed by absolute (i, j).
         for (int64_t i = i0; i < i1; ++i) {
-          T* row = S.data() + (i - i0) * nk;  // row[j - jl] for j in [jl, i1)
+          T* row = S.data() + (i - i0) * nk;  // row[j - jl] for j in [jl, jl + nk)
           const int64_t j0 =
-              p.sliding_window > 0 ? std::max<int64_t>(0, i - p.sliding_window + 1) : 0;
-          mask_softmax(row + (j0 - jl), j0 - jl, i - j0 + 1, nk, p.softcap);
+              p.causal && p.sliding_window > 0 ? std::max<int64_t>(0, i - p.sliding_window + 1) : 0;
+          const int64_t je = p.causal ? i + 1 : n;  // keys [j0, je) are visible
+          mask_softmax(row + (j0 - jl), j0 - jl, je - j0, nk, p.softcap);
           if (p.dropout > 0) {
             const uint64_t base = static_cast<uint64_t>(((b * H + h) * n + i) * n);
-            for (int64_t j = j0; j <= i; ++j)
+            for (int64_t j = j0; j < je; ++j)
               row[j - jl] = dropout_uniform(p.dropout_seed, base + uint64_t(j)) < p.dropout
                                 ? T(0)
                                 : static_cast<T>(row[j - jl] / (1.0 - p.dropout));
@@ -450,7 +456,8 @@ class HostBackend final : public Backend {
           for (int64_t i = i0; i < i1; ++i)
             for (int64_t c = 0; c < hd; ++c) {
               double acc = 0;
-              for (int64_t j = jl; j <= i; ++j) acc += S[(i - i0) * nk + (j - jl)] * Vh[j * ks + c];
+              for (int64_t j = jl; j < jl + nk; ++j)
+                acc += S[(i - i0) * nk + (j - jl)] * Vh[j * ks + c];
               Oh[i * qs + c] = acc;
             }
         }
@@ -469,6 +476,7 @@ class HostBackend final : public Backend {
                 "attention_cached: heads {} kv {} head_dim {} vs widths {}/{}/{}, cache width {}",
                 H, Hkv, hd, q.cols, k.cols, v.cols, cache.k.cols);
     ERANK_CHECK(p.dropout == 0, "attention_cached: no dropout in cached (eval) forwards");
+    ERANK_CHECK(p.causal, "attention_cached: a cache holds causal (decoder) attention only");
     ERANK_CHECK(!cache.ring || (w > 0 && cap >= w), "attention_cached: ring of {} for window {}",
                 cap, w);
     const int64_t n_seq = seqs.n_seq();

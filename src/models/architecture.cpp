@@ -4,10 +4,11 @@
 
 namespace erank {
 
-extern const Architecture kLlama, kOpt, kGpt2, kGptNeox, kGemma3;
+extern const Architecture kLlama, kOpt, kGpt2, kGptNeox, kGemma3, kClipVision;
 
 const std::vector<const Architecture*>& architectures() {
-  static const std::vector<const Architecture*> all{&kLlama, &kOpt, &kGpt2, &kGptNeox, &kGemma3};
+  static const std::vector<const Architecture*> all{&kLlama,   &kOpt,    &kGpt2,
+                                                    &kGptNeox, &kGemma3, &kClipVision};
   return all;
 }
 

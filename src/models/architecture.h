@@ -35,6 +35,10 @@ struct ForwardInput {
   // When not empty, only these rows go through the LM head: the logits tap then has one row per
   // entry, as sequences of one row (decoding needs only each sequence's last row).
   std::vector<int64_t> logit_rows;
+  // When set, these rows enter the model instead of ids (Architecture::input_rows says whether it
+  // accepts them): token embeddings with LLaVA's projected image features spliced in, or a vision
+  // tower's flattened patches. One row per position of seqs.
+  const Act* input_rows = nullptr;
 };
 
 struct Architecture {
@@ -55,6 +59,9 @@ struct Architecture {
   Act (*head_input)(const ModelConfig& c, const Weights& w, Backend& be, const Act& x,
                     bool norm) = nullptr;
   const char* head = "lm_head.weight";  // the LM head's tensor
+  // The token-embedding table (Model::embed reads it); null when the model takes no token ids.
+  const char* embed_table = nullptr;
+  bool input_rows = false;  // the forward accepts ForwardInput::input_rows
 };
 
 const std::vector<const Architecture*>& architectures();

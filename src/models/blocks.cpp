@@ -95,6 +95,19 @@ void output_taps(Backend& be, const Act& y, const Weight& head, double softcap, 
   sink.on_tap(Tap::logits, -1, logits, one_each);
 }
 
+Act embed_input(Backend& be, const Weight& table, const ForwardInput& in) {
+  Act x;
+  if (in.input_rows) {
+    ERANK_CHECK(in.input_rows->rows == in.seqs.rows() && in.input_rows->cols == table.dim(1),
+                "input rows [{}, {}] for {} positions of width {}", in.input_rows->rows,
+                in.input_rows->cols, in.seqs.rows(), table.dim(1));
+    x = *in.input_rows;
+  } else {
+    be.embed(table, in.ids, x);
+  }
+  return x;
+}
+
 ForwardInput make_input(const std::vector<std::vector<int32_t>>& seqs,
                         const std::vector<int64_t>& past) {
   ForwardInput in;

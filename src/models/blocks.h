@@ -42,6 +42,9 @@ AttentionParams with_attn_dropout(AttentionParams p, double prob, const ForwardI
 void output_taps(Backend& be, const Act& y, const Weight& head, double softcap, int n_layers,
                  const ForwardInput& in, TapSink& sink);
 
+// The forward's first rows: ForwardInput::input_rows when given, else the ids' embeddings.
+Act embed_input(Backend& be, const Weight& table, const ForwardInput& in);
+
 // Builds the row layout of a batch of sequences; sequence s starts at position past[s] (all 0
 // when past is empty).
 ForwardInput make_input(const std::vector<std::vector<int32_t>>& seqs,

@@ -68,6 +68,7 @@ Activation parse_activation(const std::string& n, const std::string& origin) {
   if (n == "silu" || n == "swish") return Activation::silu;
   if (n == "gelu_new" || n == "gelu_pytorch_tanh" || n == "gelu_fast") return Activation::gelu_tanh;
   if (n == "gelu") return Activation::gelu_erf;
+  if (n == "quick_gelu") return Activation::quick_gelu;
   fail("{}: unsupported activation '{}'", origin, n);
 }
 

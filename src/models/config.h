@@ -45,6 +45,8 @@ struct ModelConfig {
   RopeConfig rope_local;  // rope for sliding layers
   double query_pre_attn_scalar = 0;
   double final_softcap = 0, attn_softcap = 0;
+  // CLIP vision tower: square images of image_size pixels cut into patch_size patches.
+  int64_t image_size = 0, patch_size = 0, channels = 0;
   // Dropout probabilities, used only by a train-mode forward (the original's twin).
   struct {
     double embed = 0, resid = 0, attn = 0;

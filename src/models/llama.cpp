@@ -224,8 +224,7 @@ Act head_input(const ModelConfig& c, const Weights& w, Backend& be, const Act& x
 
 void forward(const ModelConfig& c, const Weights& w, Backend& be, const ForwardInput& in,
              TapSink& sink) {
-  Act x;
-  be.embed(w.get("embed_tokens.weight"), in.ids, x);
+  Act x = embed_input(be, w.get("embed_tokens.weight"), in);
   sink.on_tap(Tap::hidden, 0, x, in.seqs);
   const Rope rope{c.head_dim, c.rope.rotary_dim, c.rope.inv_freq()};
   AttentionParams ap{c.n_heads,        c.n_kv_heads,
@@ -283,6 +282,8 @@ extern const Architecture kLlama{
     .tensors = tensors,
     .forward = forward,
     .head_input = head_input,
+    .embed_table = "embed_tokens.weight",
+    .input_rows = true,
 };
 
 }  // namespace erank

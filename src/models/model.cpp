@@ -77,13 +77,18 @@ void transpose2d(Weight& w) {
   w.shape = {c, r};
 }
 
-std::unique_ptr<Model> load_hf(const ModelSource& src) {
-  const Architecture* arch = nullptr;
-  ModelConfig cfg = hf_config(src.path, &arch);
-  LoadReport rep;
-  // Shards from the index, else the single file.
+// The safetensors files of an HF folder (shards from the index, else the single file), mapped.
+struct HFFiles {
   std::vector<std::string> files;
-  const std::string index = src.path + "/model.safetensors.index.json";
+  std::vector<std::shared_ptr<SafetensorsFile>> open;
+  std::map<std::string, std::pair<const TensorView*, std::string>> views;  // name -> view, file
+  std::map<const TensorView*, std::shared_ptr<SafetensorsFile>> owner;
+  size_t bytes = 0;
+};
+
+HFFiles open_hf_files(const std::string& dir) {
+  HFFiles h;
+  const std::string index = dir + "/model.safetensors.index.json";
   if (fs::exists(index)) {
     nlohmann::json j = read_json(index);
     if (!j.contains("weight_map") || !j["weight_map"].is_object())
@@ -96,37 +101,40 @@ std::unique_ptr<Model> load_hf(const ModelSource& src) {
     for (auto& f : uniq) {
       if (f.find('/') != std::string::npos)
         fail("{}: shard name '{}' must be a plain file name", index, f);
-      files.push_back(src.path + "/" + f);
+      h.files.push_back(dir + "/" + f);
     }
-  } else if (fs::exists(src.path + "/model.safetensors")) {
-    files.push_back(src.path + "/model.safetensors");
+  } else if (fs::exists(dir + "/model.safetensors")) {
+    h.files.push_back(dir + "/model.safetensors");
   } else {
-    fail("{}: no model.safetensors or model.safetensors.index.json", src.path);
+    fail("{}: no model.safetensors or model.safetensors.index.json", dir);
   }
-  std::vector<std::shared_ptr<SafetensorsFile>> open;
-  std::map<std::string, std::pair<const TensorView*, std::string>> views;  // name -> view, file
-  std::map<const TensorView*, std::shared_ptr<SafetensorsFile>> owner;
-  for (auto& f : files) {
-    open.push_back(std::make_shared<SafetensorsFile>(f, /*populate=*/true));
-    for (auto& [name, v] : open.back()->tensors()) {
-      views[name] = {&v, f};
-      owner[&v] = open.back();
-      rep.file_bytes += v.data.size();
+  for (auto& f : h.files) {
+    h.open.push_back(std::make_shared<SafetensorsFile>(f, /*populate=*/true));
+    for (auto& [name, v] : h.open.back()->tensors()) {
+      h.views[name] = {&v, f};
+      h.owner[&v] = h.open.back();
+      h.bytes += v.data.size();
     }
   }
-  rep.files = files;
+  return h;
+}
+
+// Reads the table's tensors: base-model tensors under each of `prefixes` in turn, head tensors
+// under `head_prefixes`; checks shapes and dtypes; records what was used in `rep`.
+Weights read_hf_table(const std::string& dir, const HFFiles& h,
+                      const std::vector<TensorSpec>& specs,
+                      const std::vector<std::string>& prefixes,
+                      const std::vector<std::string>& head_prefixes, LoadReport& rep) {
   std::set<std::string> used, dtypes;
   Weights w;
-  for (const TensorSpec& s : arch->tensors(cfg)) {
+  for (const TensorSpec& s : specs) {
     const TensorView* v = nullptr;
     std::string file;
-    for (const std::string& cand :
-         s.head ? std::vector<std::string>{s.name}
-                : std::vector<std::string>{arch->hf_prefix + s.name, s.name}) {
-      if (auto it = views.find(cand); it != views.end()) {
+    for (const std::string& pre : s.head ? head_prefixes : prefixes) {
+      if (auto it = h.views.find(pre + s.name); it != h.views.end()) {
         v = it->second.first;
         file = it->second.second;
-        used.insert(cand);
+        used.insert(pre + s.name);
         break;
       }
     }
@@ -137,8 +145,8 @@ std::unique_ptr<Model> load_hf(const ModelSource& src) {
         continue;
       }
       if (!s.required) continue;
-      fail("{}: tensor '{}' is missing (expected shape {})", src.path, arch->hf_prefix + s.name,
-           shape_str(s.shape));
+      fail("{}: tensor '{}' is missing (expected shape {})", dir,
+           (s.head ? head_prefixes : prefixes).at(0) + s.name, shape_str(s.shape));
     }
     std::vector<int64_t> want = s.shape;
     if (s.hf_transposed) std::reverse(want.begin(), want.end());
@@ -156,7 +164,7 @@ std::unique_ptr<Model> load_hf(const ModelSource& src) {
         reinterpret_cast<uintptr_t>(v->data.data()) % alignof(float) == 0) {
       // Used in place: the mapping stays alive with the weight, nothing is copied.
       t.view = reinterpret_cast<const float*>(v->data.data());
-      t.keep = owner.at(v);
+      t.keep = h.owner.at(v);
     } else {
       t.own.resize(static_cast<size_t>(v->numel()));
       to_f32(*v, t.own.data());
@@ -164,9 +172,20 @@ std::unique_ptr<Model> load_hf(const ModelSource& src) {
     }
     w.set(s.name, std::move(t));
   }
-  for (auto& [name, _] : views)
+  rep.files = h.files;
+  rep.file_bytes = h.bytes;
+  for (auto& [name, _] : h.views)
     if (!used.count(name)) rep.unused.push_back(name);
   rep.source_dtype = dtypes.size() == 1 ? *dtypes.begin() : "mixed";
+  return w;
+}
+
+std::unique_ptr<Model> load_hf(const ModelSource& src) {
+  const Architecture* arch = nullptr;
+  ModelConfig cfg = hf_config(src.path, &arch);
+  LoadReport rep;
+  Weights w = read_hf_table(src.path, open_hf_files(src.path), arch->tensors(cfg),
+                            {arch->hf_prefix, ""}, {""}, rep);
   return std::make_unique<Model>(std::move(cfg), *arch, std::move(w), std::move(rep));
 }
 
@@ -261,6 +280,49 @@ int64_t Model::n_params() const {
   int64_t n = 0;
   w_.for_each([&](const std::string&, const Weight& t) { n += t.numel(); });
   return n;
+}
+
+std::unique_ptr<Model> load_hf_part(const std::string& dir, ModelConfig cfg,
+                                    const Architecture& arch,
+                                    const std::vector<std::string>& prefixes,
+                                    const std::vector<std::string>& head_prefixes) {
+  validate_config(cfg, dir + "/config.json");
+  LoadReport rep;
+  Weights w =
+      read_hf_table(dir, open_hf_files(dir), arch.tensors(cfg), prefixes, head_prefixes, rep);
+  return std::make_unique<Model>(std::move(cfg), arch, std::move(w), std::move(rep));
+}
+
+Weights load_hf_tensors(const std::string& dir, const std::vector<TensorSpec>& specs,
+                        const std::vector<std::string>& prefixes) {
+  LoadReport rep;
+  return read_hf_table(dir, open_hf_files(dir), specs, prefixes, prefixes, rep);
+}
+
+void Model::forward_rows(Backend& be, const Act& x, const std::vector<int64_t>& lengths,
+                         TapSink& sink) const {
+  if (!arch_->input_rows) fail("{} models take token ids only, not input rows", arch_->name);
+  ForwardInput in;
+  in.seqs.offsets.push_back(0);
+  for (int64_t n : lengths) {
+    ERANK_CHECK(n > 0, "forward_rows: empty sequence");
+    for (int64_t i = 0; i < n; ++i) in.seqs.positions.push_back(static_cast<int32_t>(i));
+    in.seqs.offsets.push_back(in.seqs.offsets.back() + n);
+  }
+  ERANK_CHECK(x.rows == in.seqs.rows(), "forward_rows: {} rows for {} positions", x.rows,
+              in.seqs.rows());
+  in.input_rows = &x;
+  arch_->forward(cfg_, w_, be, in, sink);
+}
+
+Act Model::embed(Backend& be, const std::vector<int32_t>& ids) const {
+  if (!arch_->embed_table) fail("{} models have no token embeddings", arch_->name);
+  for (int32_t id : ids)
+    if (id < 0 || id >= cfg_.vocab_size)
+      fail("token id {} is outside the vocabulary (size {})", id, cfg_.vocab_size);
+  Act x;
+  be.embed(w_.get(arch_->embed_table), ids, x);
+  return x;
 }
 
 void Model::forward(Backend& be, const std::vector<std::vector<int32_t>>& seqs, TapSink& sink,

@@ -48,6 +48,12 @@ class Model {
   // train_seed: run in train mode (dropout active, as HF's from_config twin) with this seed.
   void forward(Backend& be, const std::vector<std::vector<int32_t>>& seqs, TapSink& sink,
                std::optional<uint64_t> train_seed = std::nullopt) const;
+  // The forward on given input rows instead of token ids (architectures with input_rows): x has
+  // one row per position, lengths[s] rows for sequence s. Throws erank::Error otherwise.
+  void forward_rows(Backend& be, const Act& x, const std::vector<int64_t>& lengths,
+                    TapSink& sink) const;
+  // Rows of the token-embedding table for these ids (validated), as the forward's first step.
+  Act embed(Backend& be, const std::vector<int32_t>& ids) const;
   // One step of incremental decoding: seqs[i] are the next tokens of the sequence in cache slot
   // slots[i] (a whole prompt after the slot was cleared, one token when decoding); the cache
   // grows by them. With last_logits_only the logits tap has one row per sequence, its last.
@@ -72,6 +78,17 @@ class Model {
 };
 
 std::unique_ptr<Model> load_model(const ModelSource& src);
+
+// One model inside a composite HF checkpoint (LLaVA's language model and vision tower): the
+// config is resolved by the caller, base-model tensors are looked up under each of `prefixes` in
+// turn and head tensors under `head_prefixes`, in the folder's safetensors files.
+std::unique_ptr<Model> load_hf_part(const std::string& dir, ModelConfig cfg,
+                                    const Architecture& arch,
+                                    const std::vector<std::string>& prefixes,
+                                    const std::vector<std::string>& head_prefixes);
+// Tensors of a table (a component that is not a model, e.g. LLaVA's projector), found the same way.
+Weights load_hf_tensors(const std::string& dir, const std::vector<TensorSpec>& specs,
+                        const std::vector<std::string>& prefixes);
 inline std::unique_ptr<Model> load_model(const std::string& spec) {
   return load_model(resolve_model_source(spec));
 }
