@@ -271,14 +271,15 @@ nlohmann::json run_mm(const MMSettings& s) {
   }
   const int64_t total = int64_t(pairs.size() * rotations.size());
   Progress prog("mm", total, isatty(2) != 0, s.quiet, "pair runs");
-  int64_t n = 0;
+  int64_t n = 0, tokens = 0;
   for (int rot : rotations)
     for (size_t i = 0; i < pairs.size(); ++i, ++n) {
       if (done.count({rot, int64_t(i)})) continue;
       const MMPair p = runner.run(int64_t(i), pairs[i], rot);
       done[{rot, int64_t(i)}] = p;
       if (per.is_open()) per << pair_json(p).dump() << "\n" << std::flush;
-      prog.update(n + 1, 0);
+      tokens += p.tokens[2] + p.tokens[3] + p.tokens[4];  // language-model rows
+      prog.update(n + 1, tokens);
     }
   prog.finish();
   auto summary = [&](int rot) {

@@ -194,6 +194,20 @@ TEST_P(LlavaParity, HiddenStatesAndERanks) {
 
 INSTANTIATE_TEST_SUITE_P(Layouts, LlavaParity, ::testing::Values("model", "model-prefixed"));
 
+// The double-precision reference backend runs the tower's bidirectional attention and quick_gelu
+// through its own loops: the same features as transformers.
+TEST(Vision, ReferenceBackendTower) {
+  const auto m = Llava::load(kDir + "/model");
+  SafetensorsFile ref(kDir + "/ref.safetensors");
+  auto be = make_backend("reference", 1);
+  const Image im = read_image(kDir + "/images/chelsea.jpg");
+  const ImageFeatures f = m->encode(*be, preprocess(im, m->image_processor()));
+  EXPECT_LE(rel_err(f.projected.v, f32(ref, "proj.0.1")), 1e-5);
+  const Matrix h = m->language_hidden(*be, m->expand_image_tokens(m->tokenizer().encode("<image>")),
+                                      {&f.projected});
+  EXPECT_LE(rel_err(h.v, f32(ref, "lm_image.0.1")), 1e-5);
+}
+
 TEST(Vision, BadImages) {
   auto msg = [](const std::string& path) {
     try {
