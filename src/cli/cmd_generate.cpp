@@ -18,6 +18,7 @@
 #include "io/atomic_file.h"
 #include "models/kv_cache.h"
 #include "models/model.h"
+#include "sae/activations.h"
 #include "template/chat.h"
 #include "tokenizer/tokenizer.h"
 
@@ -33,6 +34,7 @@ struct Options {
   bool chat = false, ignore_eos = false, quiet = false, sample = false;
   std::string system, template_file, template_name;
   int64_t max_new_tokens = 256, batch = 1, max_context = 0;
+  std::string steer;  // DIR:FEATURE:SCALE
   double temperature = 1.0, top_p = 1.0, min_p = 0.0, repetition_penalty = 1.0;
   int top_k = 0;
   uint64_t seed = 0;
@@ -170,7 +172,38 @@ int run(const Options& o, const CLI::App& app) {
   g.sampling.min_p = o.min_p;
   g.sampling.repetition_penalty = o.repetition_penalty;
   g.sampling.seed = o.seed;
+  // --steer DIR:FEATURE:SCALE: the SAE feature's decoder direction (x SCALE / input_scale) added
+  // at its tap on every position >= 1, prompt and generated. Prompts then share no computed start,
+  // since that forward runs without the observer.
+  sae::Sae steer_sae;
+  std::unique_ptr<sae::TapRewriter> steer;
+  if (!o.steer.empty()) {
+    const size_t b = o.steer.rfind(':'), a = b == std::string::npos ? b : o.steer.rfind(':', b - 1);
+    if (a == std::string::npos || a == 0) fail("--steer {}: expected DIR:FEATURE:SCALE", o.steer);
+    int64_t feature = 0;
+    double scale = 0;
+    try {
+      size_t used = 0;
+      feature = std::stoll(o.steer.substr(a + 1, b - a - 1), &used);
+      if (used != b - a - 1) throw std::invalid_argument("feature");
+      scale = std::stod(o.steer.substr(b + 1), &used);
+      if (used != o.steer.size() - b - 1) throw std::invalid_argument("scale");
+    } catch (const std::exception&) {
+      fail("--steer {}: FEATURE must be an integer and SCALE a number", o.steer);
+    }
+    steer_sae = sae::load_sae(o.steer.substr(0, a));
+    if (steer_sae.d() != model->config().hidden)
+      fail("{}: the SAE has d_in {} but the model's width is {}", o.steer.substr(0, a),
+           steer_sae.d(), model->config().hidden);
+    if (feature < 0 || feature >= steer_sae.W())
+      fail("--steer: feature {} is outside 0..{}", feature, steer_sae.W() - 1);
+    steer = std::make_unique<sae::TapRewriter>(
+        sae::tap_point(steer_sae.cfg.tap, steer_sae.cfg.layer, model->config()),
+        sae::TapRewriter::Mode::steer, &steer_sae, nullptr, feature, scale);
+    g.min_shared_prefix = 0;
+  }
   gen::Generator gen(*model, *be, *tok, g);
+  if (steer) gen.set_observer(steer.get());
   gen::validate_prompts(model->config(), ids, ctx);
 
   const int64_t slots = std::min<int64_t>(o.batch, static_cast<int64_t>(ids.size()));
@@ -284,6 +317,8 @@ RunFn setup(CLI::App& app) {
   app.add_flag("--ignore-eos", o->ignore_eos, "generate max-new-tokens whatever comes");
   app.add_option("--out,-o", o->out, "JSONL output (default: stdout)");
   app.add_option("--stats", o->stats, "JSON timing: prefill/decode tokens and seconds");
+  app.add_option("--steer", o->steer,
+                 "DIR:FEATURE:SCALE: add an SAE feature's decoder direction at its tap");
   app.add_flag("--quiet,-q", o->quiet, "no configuration line, progress or timing on stderr");
   return [o, &app] { return run(*o, app); };
 }

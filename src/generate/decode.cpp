@@ -39,6 +39,13 @@ class StepSink : public TapSink {
     if (observer_ && observer_->wants(t)) observer_->on_tap(t, index, x, seqs);
     if (t == Tap::logits) logits = rows_of(x, 0, x.rows);
   }
+  // An observer that rewrites a tap (steering) changes the step's forward.
+  bool rewrites(Tap t, int index) const override {
+    return observer_ && observer_->rewrites(t, index);
+  }
+  void rewrite(Tap t, int index, Act& x, const SeqLayout& seqs) override {
+    observer_->rewrite(t, index, x, seqs);
+  }
   Matrix logits;
 
  private:

@@ -211,7 +211,7 @@ void forward(const ModelConfig& c, const Weights& w, Backend& be, const ForwardI
   Act x;
   be.embed(w.get("embed_tokens.weight"), in.ids, x);
   be.scale(x, static_cast<double>(static_cast<float>(std::sqrt(double(d)))));
-  sink.on_tap(Tap::hidden, 0, x, in.seqs);
+  report_tap(sink, Tap::hidden, 0, x, in.seqs);
   const Rope global{hd, hd, c.rope.inv_freq()}, local{hd, hd, c.rope_local.inv_freq()};
   auto rms = [&](const Act& a, const std::string& name, int64_t group, Act& out) {
     be.rms_norm(a, w.get(name), c.norm_eps, group, true, out);
@@ -237,15 +237,15 @@ void forward(const ModelConfig& c, const Weights& w, Backend& be, const ForwardI
                    sliding ? &local : &global, in, i);
     Act o = project(be, a, lin("self_attn.o_proj")), on;
     rms(o, L("post_attention_layernorm.weight"), d, on);
-    sink.on_tap(Tap::attn_out, int(i), on, in.seqs);
+    report_tap(sink, Tap::attn_out, int(i), on, in.seqs);
     be.add(x, on);
     rms(x, L("pre_feedforward_layernorm.weight"), d, h);
     Act m = gated_mlp(be, h, lin("mlp.gate_proj"), lin("mlp.up_proj"), lin("mlp.down_proj"), c.act),
         mn;
     rms(m, L("post_feedforward_layernorm.weight"), d, mn);
-    sink.on_tap(Tap::mlp_out, int(i), mn, in.seqs);
+    report_tap(sink, Tap::mlp_out, int(i), mn, in.seqs);
     be.add(x, mn);
-    if (i + 1 < c.n_layers) sink.on_tap(Tap::hidden, int(i + 1), x, in.seqs);
+    if (i + 1 < c.n_layers) report_tap(sink, Tap::hidden, int(i + 1), x, in.seqs);
   }
   output_taps(be, head_input(c, w, be, x, true), w.get("lm_head.weight"), c.final_softcap,
               int(c.n_layers), in, sink);

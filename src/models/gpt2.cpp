@@ -130,7 +130,7 @@ void forward(const ModelConfig& c, const Weights& w, Backend& be, const ForwardI
   be.embed(w.get("wpe.weight"), in.seqs.positions, pos);
   be.add(x, pos);
   dropout(be, x, c.dropout.embed, in);
-  sink.on_tap(Tap::hidden, 0, x, in.seqs);
+  report_tap(sink, Tap::hidden, 0, x, in.seqs);
   AttentionParams ap{c.n_heads, c.n_heads, c.head_dim, 1.0 / std::sqrt(double(c.head_dim)), 0, 0.0};
   for (int64_t i = 0; i < c.n_layers; ++i) {
     auto L = [&](const std::string& p) { return layer_name("h.{i}." + p, i); };
@@ -145,14 +145,14 @@ void forward(const ModelConfig& c, const Weights& w, Backend& be, const ForwardI
         project(be, attend(be, q, k, v, with_attn_dropout(ap, c.dropout.attn, in), nullptr, in, i),
                 lin("attn.c_proj"));
     dropout(be, o, c.dropout.resid, in);
-    sink.on_tap(Tap::attn_out, int(i), o, in.seqs);
+    report_tap(sink, Tap::attn_out, int(i), o, in.seqs);
     be.add(x, o);
     be.layer_norm(x, &w.get(L("ln_2.weight")), &w.get(L("ln_2.bias")), c.norm_eps, h);
     Act m = plain_mlp(be, h, lin("mlp.c_fc"), lin("mlp.c_proj"), c.act);
     dropout(be, m, c.dropout.resid, in);
-    sink.on_tap(Tap::mlp_out, int(i), m, in.seqs);
+    report_tap(sink, Tap::mlp_out, int(i), m, in.seqs);
     be.add(x, m);
-    if (i + 1 < c.n_layers) sink.on_tap(Tap::hidden, int(i + 1), x, in.seqs);
+    if (i + 1 < c.n_layers) report_tap(sink, Tap::hidden, int(i + 1), x, in.seqs);
   }
   output_taps(be, head_input(c, w, be, x, true), w.get("lm_head.weight"), 0.0, int(c.n_layers), in,
               sink);

@@ -92,7 +92,7 @@ void forward(const ModelConfig& c, const Weights& w, Backend& be, const ForwardI
   Act x;
   be.embed(w.get("embed_in.weight"), in.ids, x);
   dropout(be, x, c.dropout.embed, in);
-  sink.on_tap(Tap::hidden, 0, x, in.seqs);
+  report_tap(sink, Tap::hidden, 0, x, in.seqs);
   const Rope rope{hd, c.rope.rotary_dim, c.rope.inv_freq()};
   AttentionParams ap{c.n_heads, c.n_heads, hd, 1.0 / std::sqrt(double(hd)), 0, 0.0};
   for (int64_t i = 0; i < c.n_layers; ++i) {
@@ -113,12 +113,12 @@ void forward(const ModelConfig& c, const Weights& w, Backend& be, const ForwardI
         project(be, attend(be, q, k, v, with_attn_dropout(ap, c.dropout.attn, in), &rope, in, i),
                 lin("attention.dense"));
     dropout(be, o, c.dropout.resid, in);
-    sink.on_tap(Tap::attn_out, int(i), o, in.seqs);
+    report_tap(sink, Tap::attn_out, int(i), o, in.seqs);
     if (c.parallel_residual) {  // x + attn(ln1(x)) + mlp(ln2(x))
       norm("post_attention_layernorm", h);
       Act m = plain_mlp(be, h, lin("mlp.dense_h_to_4h"), lin("mlp.dense_4h_to_h"), c.act);
       dropout(be, m, c.dropout.resid, in);
-      sink.on_tap(Tap::mlp_out, int(i), m, in.seqs);
+      report_tap(sink, Tap::mlp_out, int(i), m, in.seqs);
       be.add(m, o);
       be.add(x, m);
     } else {
@@ -126,10 +126,10 @@ void forward(const ModelConfig& c, const Weights& w, Backend& be, const ForwardI
       norm("post_attention_layernorm", h);
       Act m = plain_mlp(be, h, lin("mlp.dense_h_to_4h"), lin("mlp.dense_4h_to_h"), c.act);
       dropout(be, m, c.dropout.resid, in);
-      sink.on_tap(Tap::mlp_out, int(i), m, in.seqs);
+      report_tap(sink, Tap::mlp_out, int(i), m, in.seqs);
       be.add(x, m);
     }
-    if (i + 1 < c.n_layers) sink.on_tap(Tap::hidden, int(i + 1), x, in.seqs);
+    if (i + 1 < c.n_layers) report_tap(sink, Tap::hidden, int(i + 1), x, in.seqs);
   }
   output_taps(be, head_input(c, w, be, x, true), w.get("embed_out.weight"), 0.0, int(c.n_layers),
               in, sink);

@@ -225,7 +225,7 @@ Act head_input(const ModelConfig& c, const Weights& w, Backend& be, const Act& x
 void forward(const ModelConfig& c, const Weights& w, Backend& be, const ForwardInput& in,
              TapSink& sink) {
   Act x = embed_input(be, w.get("embed_tokens.weight"), in);
-  sink.on_tap(Tap::hidden, 0, x, in.seqs);
+  report_tap(sink, Tap::hidden, 0, x, in.seqs);
   const Rope rope{c.head_dim, c.rope.rotary_dim, c.rope.inv_freq()};
   AttentionParams ap{c.n_heads,        c.n_kv_heads,
                      c.head_dim,       1.0 / std::sqrt(double(c.head_dim)),
@@ -248,7 +248,7 @@ void forward(const ModelConfig& c, const Weights& w, Backend& be, const ForwardI
     Act o = project(be, a,
                     linear_of(w, L("layers.{i}.self_attn.o_proj.weight"),
                               c.o_bias ? L("layers.{i}.self_attn.o_proj.bias") : ""));
-    sink.on_tap(Tap::attn_out, int(i), o, in.seqs);
+    report_tap(sink, Tap::attn_out, int(i), o, in.seqs);
     be.add(x, o);
     be.rms_norm(x, w.get(L("layers.{i}.post_attention_layernorm.weight")), c.norm_eps, c.hidden,
                 false, h);
@@ -260,9 +260,9 @@ void forward(const ModelConfig& c, const Weights& w, Backend& be, const ForwardI
                       linear_of(w, L("layers.{i}.mlp.down_proj.weight"),
                                 c.mlp_bias ? L("layers.{i}.mlp.down_proj.bias") : ""),
                       c.act);
-    sink.on_tap(Tap::mlp_out, int(i), m, in.seqs);
+    report_tap(sink, Tap::mlp_out, int(i), m, in.seqs);
     be.add(x, m);
-    if (i + 1 < c.n_layers) sink.on_tap(Tap::hidden, int(i + 1), x, in.seqs);
+    if (i + 1 < c.n_layers) report_tap(sink, Tap::hidden, int(i + 1), x, in.seqs);
   }
   output_taps(be, head_input(c, w, be, x, true), w.get("lm_head.weight"), 0.0, int(c.n_layers), in,
               sink);

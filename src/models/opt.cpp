@@ -111,7 +111,7 @@ void forward(const ModelConfig& c, const Weights& w, Backend& be, const ForwardI
   for (auto& p : pos_ids) p += kPosOffset;
   be.embed(w.get("decoder.embed_positions.weight"), pos_ids, pos);
   be.add(x, pos);
-  sink.on_tap(Tap::hidden, 0, x, in.seqs);
+  report_tap(sink, Tap::hidden, 0, x, in.seqs);
   AttentionParams ap{c.n_heads, c.n_heads, c.head_dim, 1.0 / std::sqrt(double(c.head_dim)), 0, 0.0};
   for (int64_t i = 0; i < c.n_layers; ++i) {
     auto L = [&](const std::string& p) { return layer_name("decoder.layers.{i}." + p, i); };
@@ -129,17 +129,17 @@ void forward(const ModelConfig& c, const Weights& w, Backend& be, const ForwardI
     Act a = attend(be, q, k, v, with_attn_dropout(ap, c.dropout.attn, in), nullptr, in, i);
     Act o = project(be, a, lin("self_attn.out_proj", c.o_bias));
     dropout(be, o, c.dropout.resid, in);
-    sink.on_tap(Tap::attn_out, int(i), o, in.seqs);
+    report_tap(sink, Tap::attn_out, int(i), o, in.seqs);
     be.add(x, o);
     if (!c.pre_norm) norm(Act(x), "self_attn_layer_norm", x);
     h = x;
     if (c.pre_norm) norm(x, "final_layer_norm", h);
     Act m = plain_mlp(be, h, lin("fc1", c.mlp_bias), lin("fc2", c.mlp_bias), c.act);
     dropout(be, m, c.dropout.resid, in);
-    sink.on_tap(Tap::mlp_out, int(i), m, in.seqs);
+    report_tap(sink, Tap::mlp_out, int(i), m, in.seqs);
     be.add(x, m);
     if (!c.pre_norm) norm(Act(x), "final_layer_norm", x);
-    if (i + 1 < c.n_layers) sink.on_tap(Tap::hidden, int(i + 1), x, in.seqs);
+    if (i + 1 < c.n_layers) report_tap(sink, Tap::hidden, int(i + 1), x, in.seqs);
   }
   output_taps(be, head_input(c, w, be, x, true), w.get("lm_head.weight"), 0.0, int(c.n_layers), in,
               sink);
