@@ -13,6 +13,7 @@
 #include "core/error.h"
 #include "data/sha256.h"
 #include "eval/progress.h"
+#include "generate/dola.h"
 #include "models/model.h"
 #include "tasks/evaluator.h"
 #include "tasks/results_writer.h"
@@ -38,7 +39,7 @@ struct Options {
   bool chat = false, multiturn = false, log_samples = false, quiet = false, list = false;
   bool no_resume = false;
   std::vector<std::string> data, include_paths;
-  std::string scoring = "loglikelihood", output_path;
+  std::string scoring = "loglikelihood", output_path, dola;
   uint64_t fewshot_seed = 1234;
   // generate_until tasks
   int64_t gen_batch = 16, max_gen_toks = -1;
@@ -129,6 +130,9 @@ int run(const Options& o) {
   s.fewshot_as_multiturn = o.multiturn;
   s.fewshot_seed = o.fewshot_seed;
   s.scoring = o.scoring;
+  if (!o.dola.empty())
+    s.dola_layers =
+        gen::dola_candidates(o.dola, int(model->config().n_layers), model->config().tie_embeddings);
   s.batch_tokens = o.batch_tokens;
   s.max_length = o.max_length;
   s.log_samples = o.log_samples;
@@ -174,6 +178,7 @@ int run(const Options& o) {
                            o.description, o.chat, o.scoring, o.max_length));
       h.update(fmt::format("|{}|{}|{}|{}|{}", o.max_gen_toks, o.cot_trigger, o.self_consistency,
                            o.temperature, o.gen_seed));
+      if (!o.dola.empty()) h.update("|dola=" + o.dola);
       for (auto& [k, v] : rs.data) h.update("|" + k + "=" + v);
       const fs::path dir = fs::path(o.output_path) / sanitize_model_name(src.name);
       rs.partial_path = (dir / (".partial_" + h.hex_digest().substr(0, 16) + ".jsonl")).string();
@@ -207,6 +212,7 @@ int run(const Options& o) {
                        {"gen_seed", o.gen_seed}};
       if (o.max_gen_toks > 0) info.settings["max_gen_toks"] = o.max_gen_toks;
       if (!o.cot_trigger.empty()) info.settings["cot_trigger"] = o.cot_trigger;
+      if (!o.dola.empty()) info.settings["dola_layers"] = s.dola_layers;
       if (o.self_consistency > 1) {
         info.settings["self_consistency"] = o.self_consistency;
         info.settings["temperature"] = o.temperature;
@@ -288,6 +294,9 @@ RunFn setup(CLI::App& app) {
                  "loglikelihood (lm-eval) or opencompass-ppl (lowest mean perplexity of each "
                  "candidate written out)")
       ->capture_default_str();
+  app.add_option("--dola", o->dola,
+                 "score multiple choice by DoLa's contrast (the DoLa paper's TruthfulQA MC): "
+                 "candidate layers 'low', 'high' or a list of hidden-state indices");
   app.add_option("--batch-tokens", o->batch_tokens, "tokens per forward")->capture_default_str();
   app.add_option("--max-length", o->max_length,
                  "context length for left truncation (0: the model's positions)");

@@ -1,7 +1,9 @@
 // erank generate: completions for prompts with KV-cached decoding and continuous batching.
 // One JSON line per prompt, in input order: {"index", "prompt", "completion", "tokens",
-// "finish_reason"}. Output is written only when every prompt is done (no partial file).
+// "finish_reason"} (+ "premature_layers" with --dola). Output is written only when every prompt is
+// done (no partial file).
 #include <fmt/core.h>
+#include <fmt/ranges.h>
 
 #include <chrono>
 #include <cstdio>
@@ -14,6 +16,7 @@
 #include "data/readers.h"
 #include "eval/progress.h"
 #include "generate/decode.h"
+#include "generate/dola.h"
 #include "generate/eos.h"
 #include "io/atomic_file.h"
 #include "models/kv_cache.h"
@@ -32,7 +35,7 @@ struct Options {
   std::vector<std::string> prompts;
   std::string data, field = "prompt", out, stats;
   bool chat = false, ignore_eos = false, quiet = false, sample = false;
-  std::string system, template_file, template_name;
+  std::string system, template_file, template_name, dola;
   int64_t max_new_tokens = 256, batch = 1, max_context = 0;
   std::string steer;  // DIR:FEATURE:SCALE
   double temperature = 1.0, top_p = 1.0, min_p = 0.0, repetition_penalty = 1.0;
@@ -171,6 +174,8 @@ int run(const Options& o, const CLI::App& app) {
   g.sampling.top_p = o.top_p;
   g.sampling.min_p = o.min_p;
   g.sampling.repetition_penalty = o.repetition_penalty;
+  // DoLa's advice, which transformers only warns about: a repetition penalty of 1.2.
+  if (!o.dola.empty() && !given("--repetition-penalty")) g.sampling.repetition_penalty = 1.2;
   g.sampling.seed = o.seed;
   // --steer DIR:FEATURE:SCALE: the SAE feature's decoder direction (x SCALE / input_scale) added
   // at its tap on every position >= 1, prompt and generated. Prompts then share no computed start,
@@ -205,6 +210,14 @@ int run(const Options& o, const CLI::App& app) {
   gen::Generator gen(*model, *be, *tok, g);
   if (steer) gen.set_observer(steer.get());
   gen::validate_prompts(model->config(), ids, ctx);
+  std::unique_ptr<gen::DolaDecoding> dola;
+  std::vector<int> dola_layers;
+  if (!o.dola.empty()) {
+    const ModelConfig& mc = model->config();
+    dola_layers = gen::dola_candidates(o.dola, int(mc.n_layers), mc.tie_embeddings);
+    dola = std::make_unique<gen::DolaDecoding>(*model, *be, dola_layers);
+    gen.set_contrast(dola.get());
+  }
 
   const int64_t slots = std::min<int64_t>(o.batch, static_cast<int64_t>(ids.size()));
   std::string eos_list;
@@ -212,7 +225,7 @@ int run(const Options& o, const CLI::App& app) {
   if (!o.quiet)
     fmt::print(stderr,
                "erank generate: {} ({}), {} prompts, batch {}, context {} (KV cache {:.1f} MiB), "
-               "{}, max {} new tokens, eos [{}]{}\n",
+               "{}, max {} new tokens, eos [{}]{}{}\n",
                src.name, model->config().arch, ids.size(), slots, ctx,
                double(KVCache::bytes_for(model->config(), slots, ctx, be->precision())) / (1 << 20),
                g.sampling.do_sample
@@ -220,7 +233,10 @@ int run(const Options& o, const CLI::App& app) {
                                  g.sampling.temperature, g.sampling.top_k, g.sampling.top_p,
                                  g.sampling.min_p, g.sampling.seed)
                    : std::string("greedy"),
-               o.max_new_tokens, eos_list, o.ignore_eos ? " (ignored)" : "");
+               o.max_new_tokens, eos_list, o.ignore_eos ? " (ignored)" : "",
+               dola ? fmt::format(", DoLa over layers [{}] (repetition penalty {})",
+                                  fmt::join(dola_layers, ","), g.sampling.repetition_penalty)
+                    : std::string());
 
   std::vector<std::optional<gen::GenResult>> results(ids.size());
   Progress progress("generate", static_cast<int64_t>(ids.size()), stderr_is_tty(), o.quiet,
@@ -234,6 +250,7 @@ int run(const Options& o, const CLI::App& app) {
                {"completion", r.completion},
                {"tokens", r.tokens},
                {"finish_reason", r.finish}};
+    if (dola) j["premature_layers"] = dola->chosen[i];
     return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
   };
   gen.run(
@@ -315,6 +332,9 @@ RunFn setup(CLI::App& app) {
   app.add_option("--stop", o->stops, "stop string (repeatable), cut from the completion");
   app.add_option("--eos", o->eos, "end-of-sequence id (repeatable; default: the model's)");
   app.add_flag("--ignore-eos", o->ignore_eos, "generate max-new-tokens whatever comes");
+  app.add_option("--dola", o->dola,
+                 "DoLa decoding: contrast with the premature layer of largest JSD among 'low', "
+                 "'high' or a list of hidden-state indices (repetition penalty 1.2 unless given)");
   app.add_option("--out,-o", o->out, "JSONL output (default: stdout)");
   app.add_option("--stats", o->stats, "JSON timing: prefill/decode tokens and seconds");
   app.add_option("--steer", o->steer,

@@ -28,15 +28,18 @@ struct Generator::Seq {
 
 namespace {
 
-// Logits rows of a step (one per sequence) for the picks; every tap also goes to the observer.
+// Logits rows of a step (one per sequence) for the picks; every tap also goes to the observer
+// and the contrast.
 class StepSink : public TapSink {
  public:
-  explicit StepSink(TapSink* observer) : observer_(observer) {}
+  StepSink(TapSink* observer, TapSink* contrast) : observer_(observer), contrast_(contrast) {}
   bool wants(Tap t) const override {
-    return t == Tap::logits || (observer_ && observer_->wants(t));
+    return t == Tap::logits || (observer_ && observer_->wants(t)) ||
+           (contrast_ && contrast_->wants(t));
   }
   void on_tap(Tap t, int index, const Act& x, const SeqLayout& seqs) override {
     if (observer_ && observer_->wants(t)) observer_->on_tap(t, index, x, seqs);
+    if (contrast_ && contrast_->wants(t)) contrast_->on_tap(t, index, x, seqs);
     if (t == Tap::logits) logits = rows_of(x, 0, x.rows);
   }
   // An observer that rewrites a tap (steering) changes the step's forward.
@@ -50,6 +53,7 @@ class StepSink : public TapSink {
 
  private:
   TapSink* observer_;
+  TapSink* contrast_;
 };
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
@@ -133,12 +137,13 @@ void Generator::step(std::vector<Seq*>& seqs, bool prefill,
     tokens += static_cast<int64_t>(feed.back().size());
   }
   const auto t0 = std::chrono::steady_clock::now();
-  StepSink sink(observer_);
+  StepSink sink(observer_, contrast_);
   model_.forward_step(be_, feed, slots, *cache_, sink, true);
   const size_t V = static_cast<size_t>(sink.logits.cols);
   for (size_t i = 0; i < seqs.size(); ++i) {
     Seq& s = *seqs[i];
     const std::span<float> row(sink.logits.v.data() + i * V, V);  // processed in place
+    if (contrast_) contrast_->contrast(i, s.index, row);
     chain_.apply(s.ids, row);
     s.pending = pick_token(row, opt_.sampling.do_sample, s.rng);
   }
@@ -178,7 +183,7 @@ void Generator::run(const std::vector<std::vector<int32_t>>& prompts,
   if (prefix_len_) {
     prefix_slot_ = slots;
     cache_->clear(prefix_slot_);
-    StepSink sink(nullptr);
+    StepSink sink(nullptr, nullptr);
     const auto t0 = std::chrono::steady_clock::now();
     model_.forward_step(
         be_, {std::vector<int32_t>(prompts[0].begin(), prompts[0].begin() + prefix_len_)},

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -58,6 +59,15 @@ int64_t default_context(const ModelConfig& c, const std::vector<std::vector<int3
 void validate_prompts(const ModelConfig& c, const std::vector<std::vector<int32_t>>& prompts,
                       int64_t context);
 
+// Rewrites each sequence's next-token logits from the step's taps before the chain (DoLa): it sees
+// every tap of the step's forward, then contrast() runs once per sequence.
+class StepContrast : public TapSink {
+ public:
+  // row: the sequence's place in the step (its row of the logits tap); prompt: its index in
+  // run()'s prompts.
+  virtual void contrast(size_t row, size_t prompt, std::span<float> logits) = 0;
+};
+
 class Generator {
  public:
   Generator(const Model& m, Backend& be, const Tokenizer& tok, GenOptions opt);
@@ -66,6 +76,8 @@ class Generator {
   LogitsChain& chain() { return chain_; }
   // Sees every tap of every step (a sink's wants() is asked as usual).
   void set_observer(TapSink* sink) { observer_ = sink; }
+  // Runs before the chain on every step's logits (null: none).
+  void set_contrast(StepContrast* c) { contrast_ = c; }
 
   // Generates for every prompt; on_done(i, result) is called as prompt i finishes (in finishing
   // order), on_progress(finished, generated tokens) after every step. Throws erank::Error before
@@ -94,6 +106,7 @@ class Generator {
   GenOptions opt_;
   LogitsChain chain_;
   TapSink* observer_ = nullptr;
+  StepContrast* contrast_ = nullptr;
   std::function<void(size_t, const std::vector<int32_t>&)> on_token_;
   GenStats stats_;
   int64_t context_ = 0;

@@ -394,6 +394,13 @@ EvalOutput evaluate(const TaskRegistry& reg, const Model& model, const Tokenizer
       ++total_docs;
       if (!d.done) (r.generative() ? gen_pending : pending).push_back({&r, &d});
     }
+  if (!s.dola_layers.empty()) {
+    if (s.scoring != "loglikelihood") fail("--dola scores with --scoring loglikelihood only");
+    for (auto& r : runs)
+      if (r.generative())
+        fail("--dola scores multiple-choice tasks; {} generates (use erank generate --dola)",
+             r.cfg->task);
+  }
   std::ofstream partial;
   if (!s.partial_path.empty() && (!pending.empty() || !gen_pending.empty())) {
     fs::create_directories(fs::path(s.partial_path).parent_path());
@@ -434,6 +441,7 @@ EvalOutput evaluate(const TaskRegistry& reg, const Model& model, const Tokenizer
     LLOptions opt;
     opt.max_length = max_len;
     opt.batch_tokens = s.batch_tokens;
+    opt.dola_layers = s.dola_layers;
     const int64_t base = done_docs;
     const int64_t n_chunk_reqs = static_cast<int64_t>(reqs.size());
     opt.progress = [&](int64_t done, int64_t total) {

@@ -40,6 +40,9 @@ struct EvalSettings {
   // --data: "TASK" / "TASK:SPLIT" / a tag or family name -> a file or folder
   std::vector<std::pair<std::string, std::string>> data;
   std::string scoring = "loglikelihood";  // or "opencompass-ppl"
+  // --dola: multiple-choice requests scored by DoLa's contrast over these candidate layers
+  // (LLOptions::dola_layers); empty: log-probabilities. Generative tasks refuse it.
+  std::vector<int> dola_layers;
   int64_t batch_tokens = 4096;
   int64_t max_length = 0;  // 0: the model's positions
   bool log_samples = false;

@@ -20,6 +20,7 @@
 #include <unordered_map>
 
 #include "core/error.h"
+#include "generate/dola.h"
 #include "models/kv_cache.h"
 #include "models/model.h"
 
@@ -177,14 +178,20 @@ int64_t choose_slots(const ModelConfig& c, const Plan& plan, const LLOptions& op
 // (request, token) pairs the row scores.
 class ScoreSink : public TapSink {
  public:
-  ScoreSink(const std::vector<Jobs>& jobs, std::vector<LLResult>& res, std::vector<int64_t>& left)
-      : jobs_(jobs), res_(res), left_(left) {}
+  // exits: DoLa's early exits at the step's logit rows (null: plain log-probabilities).
+  ScoreSink(const std::vector<Jobs>& jobs, std::vector<LLResult>& res, std::vector<int64_t>& left,
+            gen::EarlyExits* exits = nullptr)
+      : jobs_(jobs), res_(res), left_(left), exits_(exits) {}
   // A step of prefixes only needs no logits (and empty logit rows would mean all rows).
-  bool wants(Tap t) const override { return t == Tap::logits && !jobs_.empty(); }
-  void on_tap(Tap t, int, const Act& x, const SeqLayout&) override {
+  bool wants(Tap t) const override {
+    return !jobs_.empty() && (t == Tap::logits || (exits_ && exits_->wants(t)));
+  }
+  void on_tap(Tap t, int index, const Act& x, const SeqLayout& seqs) override {
+    if (exits_ && !jobs_.empty() && t != Tap::logits) exits_->on_tap(t, index, x, seqs);
     if (t != Tap::logits) return;
     ERANK_CHECK(x.rows == static_cast<int64_t>(jobs_.size()), "loglikelihood: {} logit rows for {}",
                 x.rows, jobs_.size());
+    if (exits_) return dola_scores(x);
     const int64_t R = x.rows, V = x.cols;
     std::vector<double> lse(static_cast<size_t>(R));
     std::vector<int64_t> amax(static_cast<size_t>(R));
@@ -205,6 +212,39 @@ class ScoreSink : public TapSink {
         --left_[req];
       }
     }
+  }
+
+  // DoLa's contrast per row (in f32, as the reference), summed over the row's tokens.
+  void dola_scores(const Act& x) {
+    const int64_t R = x.rows, V = x.cols;
+    const std::vector<Act>& pre = exits_->logits();
+    std::vector<std::vector<float>> scores(static_cast<size_t>(R));
+    std::vector<int64_t> amax(static_cast<size_t>(R));
+#pragma omp parallel for schedule(dynamic) if (R > 1)
+    for (int64_t r = 0; r < R; ++r) {
+      auto f32 = [&](const Act& a) {
+        std::vector<float> v(static_cast<size_t>(V));
+        for (int64_t c = 0; c < V; ++c) v[size_t(c)] = static_cast<float>(a.at(r, c));
+        return v;
+      };
+      const std::vector<float> fin = f32(x);
+      std::vector<std::vector<float>> rows;
+      for (const Act& a : pre) rows.push_back(f32(a));
+      std::vector<std::span<const float>> spans(rows.begin(), rows.end());
+      auto& out = scores[size_t(r)];
+      out.resize(static_cast<size_t>(V));
+      gen::dola_contrast(fin, spans, 0.0, out);
+      amax[size_t(r)] = std::max_element(out.begin(), out.end()) - out.begin();
+    }
+    for (int64_t r = 0; r < R; ++r)
+      for (const auto& [req, tok] : jobs_[size_t(r)]) {
+        if (tok < 0 || tok >= V)
+          fail("loglikelihood request {}: token id {} outside the vocabulary (size {})", req, tok,
+               V);
+        res_[req].logprob += scores[size_t(r)][size_t(tok)];
+        res_[req].is_greedy = res_[req].is_greedy && amax[size_t(r)] == tok;
+        --left_[req];
+      }
   }
 
  private:
@@ -228,6 +268,7 @@ class ScoreSink : public TapSink {
   const std::vector<Jobs>& jobs_;
   std::vector<LLResult>& res_;
   std::vector<int64_t>& left_;
+  gen::EarlyExits* exits_;
 };
 
 class Scorer {
@@ -264,7 +305,12 @@ class Scorer {
       Step st = compose();
       ERANK_CHECK(!st.seqs.empty(), "loglikelihood: no work for a step ({} of {} done)", done,
                   total);
-      ScoreSink sink(st.jobs, res_, left_);
+      std::unique_ptr<gen::EarlyExits> exits;
+      if (!opt_.dola_layers.empty()) {
+        exits = std::make_unique<gen::EarlyExits>(model_, be_, opt_.dola_layers);
+        exits->set_rows(st.opt.logit_rows);
+      }
+      ScoreSink sink(st.jobs, res_, left_, exits.get());
       model_.forward_step(be_, st.seqs, st.slots, cache, sink, st.opt);
       stats_.logit_rows += static_cast<int64_t>(st.jobs.size());
       finish(st);

@@ -55,6 +55,11 @@ struct LLOptions {
   // Called after each forward with (requests done, requests total).
   std::function<void(int64_t, int64_t)> progress;
   LLStats* stats = nullptr;  // filled when set
+  // Non-empty: DoLa scores instead of log-probabilities, as the DoLa repository's lm_score (mode
+  // "dola", relative_top 0, post_softmax off): each continuation token scores
+  // log p_final - log p_premature, the premature layer chosen per token among these hidden-state
+  // indices by JSD (generate/dola.h); is_greedy then means the argmax of those scores.
+  std::vector<int> dola_layers;
 };
 
 std::vector<LLResult> score_loglikelihood(const Model& model, Backend& be,

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "core/error.h"
 #include "tasks/py_literal.h"
@@ -73,9 +74,13 @@ std::map<std::string, double> mc2_metrics(const std::vector<double>& lls,
       break;
     }
   if (split == labels.size()) fail("task {}: mc2_targets.labels has no false answer", task);
+  // Shifted by the largest score before exp: the same ratio as lm-eval's exp(ll) / sum, but
+  // DoLa's contrast scores (thousands of nats) would overflow it to inf / inf.
+  double top = -std::numeric_limits<double>::infinity();
+  for (double ll : lls) top = std::max(top, ll);
   double p_true = 0, total = 0;
   for (size_t i = 0; i < lls.size(); ++i) {
-    const double p = std::exp(lls[i]);
+    const double p = std::exp(lls[i] - top);
     total += p;
     if (i < split) p_true += p;
   }
