@@ -575,9 +575,11 @@ EvalOutput evaluate(const TaskRegistry& reg, const Model& model, const Tokenizer
       std::map<std::string, double> m;
       if (process_results == "truthfulqa_mc2") {
         m = mc2_metrics(d.lls, r.eval_docs[size_t(d.doc_id)], t.task);
+      } else if (process_results == "truthfulqa_mc3") {
+        m = mc3_metrics(d.lls, r.eval_docs[size_t(d.doc_id)], t.task);
       } else if (!process_results.empty()) {
-        fail("task {}: unknown process_results '{}' (built-in: truthfulqa_mc2)", t.task,
-             process_results);
+        fail("task {}: unknown process_results '{}' (built-in: truthfulqa_mc2, truthfulqa_mc3)",
+             t.task, process_results);
       } else {
         m = mc_doc_metrics(d.lls, d.greedy, d.choices, d.gold, wanted);
       }

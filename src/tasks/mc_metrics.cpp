@@ -61,9 +61,9 @@ std::map<std::string, double> mc_doc_metrics(const std::vector<double>& lls,
   return m;
 }
 
-std::map<std::string, double> mc2_metrics(const std::vector<double>& lls,
-                                          const nlohmann::ordered_json& doc,
-                                          const std::string& task) {
+namespace {
+// How many of mc2_targets' choices are true: those before the first 0 label.
+size_t mc2_true_count(const nlohmann::ordered_json& doc, const std::string& task) {
   if (!doc.contains("mc2_targets") || !doc["mc2_targets"].contains("labels"))
     fail("task {}: a document has no mc2_targets.labels", task);
   const auto& labels = doc["mc2_targets"]["labels"];
@@ -74,6 +74,25 @@ std::map<std::string, double> mc2_metrics(const std::vector<double>& lls,
       break;
     }
   if (split == labels.size()) fail("task {}: mc2_targets.labels has no false answer", task);
+  if (split == 0) fail("task {}: mc2_targets.labels has no true answer", task);
+  return split;
+}
+}  // namespace
+
+std::map<std::string, double> mc3_metrics(const std::vector<double>& lls,
+                                          const nlohmann::ordered_json& doc,
+                                          const std::string& task) {
+  const size_t split = mc2_true_count(doc, task);
+  const double max_false = *std::max_element(lls.begin() + long(split), lls.end());
+  size_t above = 0;
+  for (size_t i = 0; i < split; ++i) above += lls[i] > max_false;
+  return {{"acc", static_cast<double>(above) / static_cast<double>(split)}};
+}
+
+std::map<std::string, double> mc2_metrics(const std::vector<double>& lls,
+                                          const nlohmann::ordered_json& doc,
+                                          const std::string& task) {
+  const size_t split = mc2_true_count(doc, task);
   // Shifted by the largest score before exp: the same ratio as lm-eval's exp(ll) / sum, but
   // DoLa's contrast scores (thousands of nats) would overflow it to inf / inf.
   double top = -std::numeric_limits<double>::infinity();

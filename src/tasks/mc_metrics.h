@@ -24,6 +24,12 @@ std::map<std::string, double> mc2_metrics(const std::vector<double>& lls,
                                           const nlohmann::ordered_json& doc,
                                           const std::string& task);
 
+// TruthfulQA MC3 (TruthfulQA's MC_calcs, used by the DoLa paper): over the same choices, the
+// fraction of true answers that score above every false one. lm-eval has no MC3 task.
+std::map<std::string, double> mc3_metrics(const std::vector<double>& lls,
+                                          const nlohmann::ordered_json& doc,
+                                          const std::string& task);
+
 double mean(const std::vector<double>& v);
 double mean_stderr(const std::vector<double>& v);  // sample std (n - 1) / sqrt(n)
 // Group stderr over subtasks weighted by size (lm-eval pooled_sample_stderr).

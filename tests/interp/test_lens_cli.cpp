@@ -119,11 +119,12 @@ TEST_F(LensCli, GenerateDola) {
 TEST_F(LensCli, EvalDola) {
   // The DoLa paper's TruthfulQA MC scoring through lm-eval's task files (two made-up documents).
   const std::string data = kSrc + "/tests/fixtures/dola/truthfulqa_mini.jsonl";
-  const Result r =
-      run("eval --threads 1 --tasks truthfulqa_mc1,truthfulqa_mc2 --data truthfulqa=" + data +
-          " --dola high");
+  const Result r = run(
+      "eval --threads 1 --tasks truthfulqa_mc1,truthfulqa_mc2,truthfulqa_mc3 --data truthfulqa=" +
+      data + " --dola high");
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.out.find("truthfulqa_mc2"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("truthfulqa_mc3"), std::string::npos) << r.out;
   EXPECT_EQ(r.out.find("nan"), std::string::npos) << r.out;  // MC2 of scores in the thousands
   expect_error("eval --tasks truthfulqa_mc1 --data truthfulqa=" + data + " --dola 99",
                "layer 99 is out of range");

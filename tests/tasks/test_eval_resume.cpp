@@ -3,9 +3,11 @@
 // run's. Also the few-shot ablations' label modes and lm-eval's aggregate formulas.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 
+#include "core/error.h"
 #include "io/gguf.h"
 #include "models/model.h"
 #include "tasks/evaluator.h"
@@ -103,6 +105,24 @@ TEST(EvalMetrics, LmEvalAggregates) {
   EXPECT_EQ(m["acc_norm"], 1.0);     // -6/3 = -2 < -7/4 = -1.75: choice 1
   EXPECT_EQ(m["acc_bytes"], 0.0);    // -6/6 = -1 > -1.75: choice 0
   EXPECT_EQ(m["exact_match"], 1.0);  // the gold continuation is greedy
+}
+
+TEST(EvalMetrics, TruthfulQaMc2AndMc3) {
+  // Two true answers (labels 1, 1) then two false ones, as mc2_targets orders them.
+  const nlohmann::ordered_json doc = {{"mc2_targets", {{"labels", {1, 1, 0, 0}}}}};
+  // MC2: the true answers' share of exp(score); shifting every score changes nothing, so DoLa's
+  // scores in the thousands give the same share as small ones.
+  const std::vector<double> lls = {-1.0, -3.0, -2.0, -4.0};
+  const double e1 = std::exp(-1.0), e2 = std::exp(-2.0), e3 = std::exp(-3.0), e4 = std::exp(-4.0);
+  EXPECT_NEAR(mc2_metrics(lls, doc, "t")["acc"], (e1 + e3) / (e1 + e2 + e3 + e4), 1e-15);
+  EXPECT_NEAR(mc2_metrics({4999.0, 4997.0, 4998.0, 4996.0}, doc, "t")["acc"],
+              (e1 + e3) / (e1 + e2 + e3 + e4), 1e-12);
+  // MC3: the share of true answers above the best false one (-2): only -1.
+  EXPECT_EQ(mc3_metrics(lls, doc, "t")["acc"], 0.5);
+  EXPECT_EQ(mc3_metrics({0.0, -0.5, -2.0, -4.0}, doc, "t")["acc"], 1.0);
+  EXPECT_EQ(mc3_metrics({-5.0, -2.0, -2.0, -4.0}, doc, "t")["acc"], 0.0);  // a tie is not above
+  EXPECT_THROW(mc3_metrics(lls, {{"mc2_targets", {{"labels", {0, 0}}}}}, "t"), Error);
+  EXPECT_THROW(mc2_metrics(lls, {{"mc2_targets", {{"labels", {1, 1}}}}}, "t"), Error);
 }
 
 }  // namespace
