@@ -34,8 +34,8 @@ if [ "${ERANK_QUICK:-0}" != 1 ]; then
     corpus="fuzz/corpus/${name#fuzz_}"
     work="$(mktemp -d)"
     [ -d "$corpus" ] && cp -r "$corpus"/. "$work"/
-    echo "-- $name (${ERANK_FUZZ_SECONDS:-30}s)"
-    ASAN_OPTIONS=detect_leaks=0 "$f" -max_total_time="${ERANK_FUZZ_SECONDS:-30}" -max_len=65536 \
+    echo "-- $name (${ERANK_FUZZ_SECONDS:-20}s)"
+    ASAN_OPTIONS=detect_leaks=0 "$f" -max_total_time="${ERANK_FUZZ_SECONDS:-20}" -max_len=65536 \
       -print_final_stats=1 "$work" 2>&1 | tail -3
     rm -rf "$work"
   done
