@@ -158,7 +158,7 @@ TEST_F(GenParity, GenerationsFiltersAndMetricsEqualLmEval) {
     const std::string name = run["name"];
     SCOPED_TRACE(name);
     EvalSettings s = settings_of(run);
-    if (!full) s.limit = std::min<int64_t>(*s.limit, 3);
+    if (!full) s.limit = std::min<int64_t>(*s.limit, 2);
     s.gen_batch = 4;
     if (std::find(s.tasks.begin(), s.tasks.end(), "humaneval") != s.tasks.end() &&
         !sandbox::available())
