@@ -110,33 +110,6 @@ std::string to_table(const Leaderboard& lb) {
   return s;
 }
 
-std::string xml_escape(std::string_view s) {
-  std::string o;
-  o.reserve(s.size());
-  for (char c : s) {
-    switch (c) {
-      case '&':
-        o += "&amp;";
-        break;
-      case '<':
-        o += "&lt;";
-        break;
-      case '>':
-        o += "&gt;";
-        break;
-      case '"':
-        o += "&quot;";
-        break;
-      case '\'':
-        o += "&#39;";
-        break;
-      default:
-        o += c;
-    }
-  }
-  return o;
-}
-
 std::string forest_svg(const Leaderboard& lb, const std::string& title) {
   // Layout: names on the left, a rating axis on the right with a dot (the MLE) and a bar (the
   // interval) per model; the axis spans every bound plus a margin, ticks at round steps.

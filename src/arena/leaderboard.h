@@ -6,7 +6,9 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+
 #include <vector>
+#include "core/markup.h"
 
 #include "arena/battle_log.h"
 #include "arena/ratings.h"
@@ -47,8 +49,5 @@ nlohmann::ordered_json to_json(const Leaderboard& lb);
 std::string to_table(const Leaderboard& lb);
 // Ratings with their intervals, one row per model (best on top), as a standalone SVG.
 std::string forest_svg(const Leaderboard& lb, const std::string& title = "Bradley-Terry ratings");
-
-// &, <, >, ", ' as entities: for every name or text put into HTML or SVG.
-std::string xml_escape(std::string_view s);
 
 }  // namespace erank::arena

@@ -19,6 +19,7 @@
 #include "cli/command.h"
 #include "cli/common.h"
 #include "core/error.h"
+#include "core/markup.h"
 #include "data/dataset.h"
 #include "io/atomic_file.h"
 #include "io/safetensors.h"
@@ -377,32 +378,6 @@ struct TopOpts {
   int64_t feature = -1, top = 20, window = 12;
 };
 
-std::string html_escape(const std::string& s) {
-  std::string o;
-  for (char c : s) {
-    switch (c) {
-      case '&':
-        o += "&amp;";
-        break;
-      case '<':
-        o += "&lt;";
-        break;
-      case '>':
-        o += "&gt;";
-        break;
-      case '"':
-        o += "&quot;";
-        break;
-      case '\'':
-        o += "&#39;";
-        break;
-      default:
-        o += c;
-    }
-  }
-  return o;
-}
-
 std::string piece(const Tokenizer& tok, int32_t id) {
   return tok.decode(std::span<const int32_t>(&id, 1));
 }
@@ -460,7 +435,7 @@ int run_top(const TopOpts& o) {
       const double alpha = std::clamp(double(a[size_t(p)]) / double(vmax), 0.0, 1.0);
       rows += fmt::format(
           "<span style=\"background:rgba(255,120,0,{:.2f})\" title=\"{:.3f}\">{}</span>", alpha,
-          a[size_t(p)], html_escape(pc));
+          a[size_t(p)], xml_escape(pc));
     }
     rows += "</td></tr>\n";
     ctxs.push_back({{"text_index", ti},
@@ -487,7 +462,7 @@ int run_top(const TopOpts& o) {
         std::to_string(o.feature) +
         "</title><style>body{font-family:sans-serif}td.ctx{font-family:monospace;white-space:"
         "pre-wrap}td{padding:2px 8px;border-bottom:1px solid #ddd}</style></head><body><h2>" +
-        html_escape(o.sae_dir) + " feature " + std::to_string(o.feature) + "</h2><p>fires on " +
+        xml_escape(o.sae_dir) + " feature " + std::to_string(o.feature) + "</h2><p>fires on " +
         fmt::format("{:.4f}", total ? double(fired) / double(total) : 0.0) +
         " of tokens</p><table><tr><th>max</th><th>context</th></tr>\n" + rows +
         "</table></body></html>\n";

@@ -8,6 +8,7 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "core/markup.h"
 #include "interp/font5x7.h"
 #include "io/atomic_file.h"
 
@@ -83,23 +84,6 @@ std::string label(const std::string& tok, bool ascii) {
     ++n;
   }
   return out;
-}
-
-std::string xml_escape(const std::string& s) {
-  std::string o;
-  for (char c : s) {
-    if (c == '&')
-      o += "&amp;";
-    else if (c == '<')
-      o += "&lt;";
-    else if (c == '>')
-      o += "&gt;";
-    else if (c == '"')
-      o += "&quot;";
-    else
-      o += c;
-  }
-  return o;
 }
 
 void check(const Heatmap& h) {
