@@ -251,10 +251,23 @@ struct Node {
   enum K { num, sym, inf, add, mul, pow, neg, fn, ufn, rel } k;
   std::string name;  // number text (digits, '.'), symbol, function
   std::vector<P> a;
+  int depth = 1;  // of the tree below, bounded so that every recursive walk stays shallow
 };
 
+// Model output is hostile: "((((" or "xxxx" thousands deep would overflow the stack of the
+// recursive parser and walks. sympy hits Python's recursion limit there, which lm-eval's
+// is_equiv catches as "not equivalent"; erank reports such input as unsupported.
+struct Fatal {
+  bool unsupported;
+};
+constexpr int kMaxTreeDepth = 1000;
+constexpr int kMaxNesting = 200;
+
 P mk(Node::K k, std::string name = {}, std::vector<P> a = {}) {
-  return std::make_shared<const Node>(Node{k, std::move(name), std::move(a)});
+  int depth = 1;
+  for (const P& x : a) depth = std::max(depth, x->depth + 1);
+  if (depth > kMaxTreeDepth) throw Fatal{true};
+  return std::make_shared<const Node>(Node{k, std::move(name), std::move(a), depth});
 }
 P num(std::string text) {
   return mk(Node::num, std::move(text));
@@ -290,9 +303,6 @@ std::string print(const P& n) {
 // operator loops; fatal ones (lexer errors, constructs erank does not evaluate) end the parse.
 struct Soft {};
 struct Hard {};
-struct Fatal {
-  bool unsupported;
-};
 
 class Parser {
  public:
@@ -402,6 +412,14 @@ class Parser {
   }
 
   P unary(bool nofunc) {
+    // Every nesting (groups, fractions, exponents, signs) passes through here.
+    struct Nest {
+      int& d;
+      explicit Nest(int& depth) : d(depth) {
+        if (++d > kMaxNesting) throw Fatal{true};
+      }
+      ~Nest() { --d; }
+    } nest(nesting_);
     if (is(T::add) || is(T::sub)) {
       const bool minus = is(T::sub);
       ++pos_;
@@ -421,17 +439,20 @@ class Parser {
         break;
       }
     }
-    return product(list, 0);
+    return product(list);
   }
 
   // convert_postfix_list: a right-nested product, where a lone "x" between two symbol-free
   // factors is the times sign ("2x3" = 6).
-  P product(const std::vector<P>& arr, size_t i) {
-    if (i + 1 == arr.size()) return arr[i];
-    if (i > 0 && arr[i]->k == Node::sym && arr[i]->name == "x" && !has_symbols(arr[i - 1]) &&
-        !has_symbols(arr[i + 1]))
-      return product(arr, i + 1);
-    return mk(Node::mul, "", {arr[i], product(arr, i + 1)});
+  P product(const std::vector<P>& arr) {
+    P acc = arr.back();
+    for (size_t i = arr.size() - 1; i-- > 0;) {
+      if (i > 0 && arr[i]->k == Node::sym && arr[i]->name == "x" && !has_symbols(arr[i - 1]) &&
+          !has_symbols(arr[i + 1]))
+        continue;
+      acc = mk(Node::mul, "", {arr[i], acc});
+    }
+    return acc;
   }
 
   P postfix(bool nofunc) {
@@ -756,6 +777,7 @@ class Parser {
 
   std::vector<Tok> t_;
   size_t pos_ = 0;
+  int nesting_ = 0;  // unary() frames open
 };
 
 // ---- Values.
@@ -775,16 +797,19 @@ std::optional<Q> reduce(__int128 p, __int128 q) {
   return Q{p, q};
 }
 
+// The most negative __int128 is refused too, so that negating a value never overflows.
+constexpr __int128 kInt128Min = static_cast<__int128>(static_cast<unsigned __int128>(1) << 127);
+
 std::optional<__int128> mul(__int128 a, __int128 b) {
   __int128 r;
-  if (__builtin_mul_overflow(a, b, &r)) return std::nullopt;
+  if (__builtin_mul_overflow(a, b, &r) || r == kInt128Min) return std::nullopt;
   return r;
 }
 
 std::optional<Q> qadd(Q x, Q y) {
   auto a = mul(x.p, y.q), b = mul(y.p, x.q), d = mul(x.q, y.q);
   __int128 s;
-  if (!a || !b || !d || __builtin_add_overflow(*a, *b, &s)) return std::nullopt;
+  if (!a || !b || !d || __builtin_add_overflow(*a, *b, &s) || s == kInt128Min) return std::nullopt;
   return reduce(s, *d);
 }
 

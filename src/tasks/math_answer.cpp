@@ -30,10 +30,14 @@ bool contains(std::string_view s, std::string_view sub) {
   return s.find(sub) != std::string_view::npos;
 }
 
-size_t cp_len(std::string_view s, size_t i) {  // bytes of the code point starting at i
-  size_t n = 1;
-  while (i + n < s.size() && (static_cast<unsigned char>(s[i + n]) & 0xC0) == 0x80) ++n;
-  return n;
+// Bytes of the code point starting at i, as pystr::decode steps: an invalid byte is one
+// character (U+FFFD there), so "@\xac" is two characters, never one that runs past the end.
+size_t cp_len(std::string_view s, size_t i) {
+  if (i >= s.size()) return 0;
+  utf8proc_int32_t c;
+  const auto k = utf8proc_iterate(reinterpret_cast<const utf8proc_uint8_t*>(s.data() + i),
+                                  static_cast<utf8proc_ssize_t>(s.size() - i), &c);
+  return k <= 0 ? 1 : static_cast<size_t>(k);
 }
 
 std::string fix_fracs(const std::string& string) {

@@ -288,3 +288,20 @@ TEST(GradingMath, ParseLatexCornerCases) {
   EXPECT_FALSE(minerva_is_equiv("\\infty", "2\\infty"));
   EXPECT_FALSE(minerva_is_equiv("\\sqrt{x^2}", "x"));
 }
+
+TEST(GradingMath, HostileOutputIsGradedNotCrashed) {
+  // Found by fuzz_grading: an invalid UTF-8 byte after "\frac" made the character split run past
+  // the end. Python sees "@\ufffd", two characters, so fix_fracs braces both; erank keeps the byte.
+  EXPECT_EQ(strip_string("(\\frac@\xac"), std::optional<std::string>("(\\frac{@}{\xac}"));
+  EXPECT_TRUE(strip_string("\\sqrt\xe4\xb8").has_value());
+  // Nesting thousands deep overflowed the recursive parser's stack (sympy raises RecursionError,
+  // which lm-eval's is_equiv turns into False).
+  for (const std::string deep :
+       {std::string(4000, '('), std::string(4000, 'x'), std::string(3000, '-') + "1"}) {
+    EXPECT_EQ(latex_parse_status(deep), LatexParse::unsupported);
+    EXPECT_FALSE(minerva_is_equiv(deep, "1"));
+  }
+  std::string sum = "1";
+  for (int i = 0; i < 150; ++i) sum += "+1";
+  EXPECT_TRUE(minerva_is_equiv(sum, "151"));  // long but shallow enough: still evaluated
+}
