@@ -1029,8 +1029,10 @@ C eval(const P& n, uint64_t point) {
     for (int i = 1; i <= int(w); ++i) r = r * (v - w + i) / i;
     return std::round(r);
   }
-  std::vector<C> args;
-  for (auto& a : n->a) args.push_back(eval(a, point));
+  // x is the first argument: evaluating it again would double the work at every level, and
+  // "s!!!!!!!!!!!!!!!!!!!!!!" (found by fuzz_grading) took 2^22 evaluations.
+  std::vector<C> args{x};
+  for (size_t i = 1; i < n->a.size(); ++i) args.push_back(eval(n->a[i], point));
   return opaque(f, args, point);
 }
 

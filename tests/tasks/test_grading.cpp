@@ -296,11 +296,16 @@ TEST(GradingMath, HostileOutputIsGradedNotCrashed) {
   EXPECT_TRUE(strip_string("\\sqrt\xe4\xb8").has_value());
   // Nesting thousands deep overflowed the recursive parser's stack (sympy raises RecursionError,
   // which lm-eval's is_equiv turns into False).
-  for (const std::string deep :
+  for (const std::string& deep :
        {std::string(4000, '('), std::string(4000, 'x'), std::string(3000, '-') + "1"}) {
     EXPECT_EQ(latex_parse_status(deep), LatexParse::unsupported);
     EXPECT_FALSE(minerva_is_equiv(deep, "1"));
   }
+  // A chain of factorials on a symbol was evaluated 2^n times (fuzz_grading: out of memory).
+  const std::string chain = "s" + std::string(40, '!');
+  EXPECT_TRUE(minerva_is_equiv(chain, chain + "+0"));
+  EXPECT_FALSE(minerva_is_equiv(chain, chain + "+1"));
+  EXPECT_TRUE(minerva_is_equiv("3!!", "720"));
   std::string sum = "1";
   for (int i = 0; i < 150; ++i) sum += "+1";
   EXPECT_TRUE(minerva_is_equiv(sum, "151"));  // long but shallow enough: still evaluated
