@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "tasks/py_regex.h"
@@ -502,7 +503,36 @@ class Parser {
     return e;
   }
 
+  // Packrat memo: what comp() makes of a position (a tree and where it ends, or the failure it
+  // raised) never changes, and the alternatives tried above it ("|x|" as abs or a ket, f(x) as a
+  // call or a product) would otherwise redo it: "||||..." took time exponential in the bars.
+  struct Memo {
+    enum { ok, soft, hard } how;
+    P e;
+    size_t end;
+  };
   P comp(bool nofunc) {
+    const size_t key = pos_ * 2 + nofunc;
+    if (auto it = memo_.find(key); it != memo_.end()) {
+      if (it->second.how == Memo::soft) throw Soft{};
+      if (it->second.how == Memo::hard) throw Hard{};
+      pos_ = it->second.end;
+      return it->second.e;
+    }
+    try {
+      P e = comp_uncached(nofunc);
+      memo_[key] = {Memo::ok, e, pos_};
+      return e;
+    } catch (const Soft&) {
+      memo_[key] = {Memo::soft, nullptr, 0};
+      throw;
+    } catch (const Hard&) {
+      memo_[key] = {Memo::hard, nullptr, 0};
+      throw;
+    }
+  }
+
+  P comp_uncached(bool nofunc) {
     switch (peek().t) {
       case T::lparen:
         return group(T::rparen);
@@ -777,7 +807,8 @@ class Parser {
 
   std::vector<Tok> t_;
   size_t pos_ = 0;
-  int nesting_ = 0;  // unary() frames open
+  int nesting_ = 0;                        // unary() frames open
+  std::unordered_map<size_t, Memo> memo_;  // comp() by 2 * position + nofunc
 };
 
 // ---- Values.
