@@ -101,6 +101,98 @@ __attribute__((target("avx512f"))) void pack_panel(const GemmF32& g, int64_t p, 
     for (int64_t k = 0; k < g.K; ++k) std::fill(dst + k * kNr + cn, dst + (k + 1) * kNr, 0.0f);
 }
 
+// The same panel without AVX-512 (a plain transpose or copy).
+void pack_panel_portable(const GemmF32& g, int64_t p, float* dst) {
+  const int64_t c0 = p * kNr, cn = std::min(kNr, g.N - c0);
+  for (int64_t k = 0; k < g.K; ++k) {
+    float* d = dst + k * kNr;
+    if (g.b_nk)
+      for (int64_t c = 0; c < cn; ++c) d[c] = g.B[(c0 + c) * g.ldb + k];
+    else
+      std::copy_n(g.B + k * g.ldb + c0, cn, d);
+    std::fill(d + cn, d + kNr, 0.0f);
+  }
+}
+
+// CPUs without AVX-512 (AVX2 + FMA): the same micro-tile contract with 8-wide registers, three
+// rows of 32 columns (12 accumulators of 16). Each lane is the same chain of FMAs over k as in
+// the AVX-512 kernel, then the old C added, so the two kernels give the same bits, and a row's
+// sums never depend on the other rows in the product (the OpenBLAS fallback's do).
+constexpr int64_t kMr2 = 3;
+template <int MR>
+__attribute__((target("avx2,fma"))) void micro_kernel_avx2(int64_t kc, const float* a, int64_t lda,
+                                                           const float* bp, float* c, int64_t ldc,
+                                                           int64_t cn, bool acc) {
+  __m256 v[MR][4];
+  for (int r = 0; r < MR; ++r)
+    for (int j = 0; j < 4; ++j) v[r][j] = _mm256_setzero_ps();
+  for (int64_t k = 0; k < kc; ++k) {
+    const __m256 b0 = _mm256_loadu_ps(bp), b1 = _mm256_loadu_ps(bp + 8);
+    const __m256 b2 = _mm256_loadu_ps(bp + 16), b3 = _mm256_loadu_ps(bp + 24);
+    for (int r = 0; r < MR; ++r) {
+      const __m256 av = _mm256_set1_ps(a[r * lda + k]);
+      v[r][0] = _mm256_fmadd_ps(av, b0, v[r][0]);
+      v[r][1] = _mm256_fmadd_ps(av, b1, v[r][1]);
+      v[r][2] = _mm256_fmadd_ps(av, b2, v[r][2]);
+      v[r][3] = _mm256_fmadd_ps(av, b3, v[r][3]);
+    }
+    bp += kNr;
+  }
+  for (int r = 0; r < MR; ++r) {
+    float* cr = c + r * ldc;
+    if (cn == kNr) {
+      for (int j = 0; j < 4; ++j) {
+        __m256 x = v[r][j];
+        if (acc) x = _mm256_add_ps(x, _mm256_loadu_ps(cr + 8 * j));
+        _mm256_storeu_ps(cr + 8 * j, x);
+      }
+    } else {
+      alignas(32) float tmp[kNr];
+      for (int j = 0; j < 4; ++j) _mm256_store_ps(tmp + 8 * j, v[r][j]);
+      for (int64_t j = 0; j < cn; ++j) cr[j] = acc ? tmp[j] + cr[j] : tmp[j];
+    }
+  }
+}
+
+void run_task_avx2(const GemmF32& g, const float* bp, int64_t r0, int64_t r1, int64_t p0,
+                   int64_t p1, int64_t kc_step) {
+  for (int64_t k0 = 0; k0 < g.K; k0 += kc_step) {
+    const int64_t kc = std::min(kc_step, g.K - k0);
+    const bool acc = g.accumulate || k0 > 0;
+    for (int64_t p = p0; p < p1; ++p) {
+      const int64_t cn = std::min(kNr, g.N - p * kNr);
+      const float* b = bp + p * kNr * g.K + k0 * kNr;
+      for (int64_t r = r0; r < r1; r += kMr2) {
+        const float* a = g.A + r * g.lda + k0;
+        float* c = g.C + r * g.ldc + p * kNr;
+        switch (std::min(kMr2, r1 - r)) {
+          case 3:
+            micro_kernel_avx2<3>(kc, a, g.lda, b, c, g.ldc, cn, acc);
+            break;
+          case 2:
+            micro_kernel_avx2<2>(kc, a, g.lda, b, c, g.ldc, cn, acc);
+            break;
+          default:
+            micro_kernel_avx2<1>(kc, a, g.lda, b, c, g.ldc, cn, acc);
+            break;
+        }
+      }
+    }
+  }
+}
+
+bool has_avx512() {
+  static const bool ok = __builtin_cpu_supports("avx512f");
+  return ok;
+}
+
+void pack_any(const GemmF32& g, int64_t p, float* dst) {
+  if (has_avx512())
+    pack_panel(g, p, dst);
+  else
+    pack_panel_portable(g, p, dst);
+}
+
 // One task: rows [r0, r1) x panels [p0, p1) of C.
 void run_task(const GemmF32& g, const float* bp, int64_t r0, int64_t r1, int64_t p0, int64_t p1,
               int64_t kc_step) {
@@ -127,7 +219,7 @@ void run_task(const GemmF32& g, const float* bp, int64_t r0, int64_t r1, int64_t
 bool gemm_f32_available() {
   // ERANK_GEMM=blas forces the OpenBLAS path, to compare the two in one build.
   static const bool ok =
-      __builtin_cpu_supports("avx512f") &&
+      (has_avx512() || (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))) &&
       std::string_view(std::getenv("ERANK_GEMM") ? std::getenv("ERANK_GEMM") : "") != "blas";
   return ok;
 }
@@ -139,7 +231,7 @@ size_t gemm_f32_packed_floats(int64_t N, int64_t K) {
 void gemm_f32_pack(const GemmF32& g, float* dst, int threads) {
   const int64_t np = (g.N + kNr - 1) / kNr;
 #pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
-  for (int64_t p = 0; p < np; ++p) pack_panel(g, p, dst + p * kNr * g.K);
+  for (int64_t p = 0; p < np; ++p) pack_any(g, p, dst + p * kNr * g.K);
 }
 
 void gemm_f32(const GemmF32& g, int threads) {
@@ -172,16 +264,21 @@ void gemm_f32(const GemmF32& g, int threads) {
     dst = packed.data();
   }
   const float* bp = g.packed ? g.packed : dst;
+  const bool wide = has_avx512();
 #pragma omp parallel num_threads(threads) if (threads > 1)
   {
     if (dst) {
 #pragma omp for schedule(static)
-      for (int64_t p = 0; p < np; ++p) pack_panel(g, p, dst + p * kNr * g.K);
+      for (int64_t p = 0; p < np; ++p) pack_any(g, p, dst + p * kNr * g.K);
     }
 #pragma omp for schedule(dynamic)
     for (int64_t t = 0; t < nrb * ncb; ++t) {
       const int64_t r0 = (t / ncb) * row_block, p0 = (t % ncb) * col_block;
-      run_task(g, bp, r0, std::min(g.M, r0 + row_block), p0, std::min(np, p0 + col_block), kc_step);
+      const int64_t r1 = std::min(g.M, r0 + row_block), p1 = std::min(np, p0 + col_block);
+      if (wide)
+        run_task(g, bp, r0, r1, p0, p1, kc_step);
+      else
+        run_task_avx2(g, bp, r0, r1, p0, p1, kc_step);
     }
   }
 }

@@ -1,8 +1,9 @@
 // erank's own f32 matrix product for the cpu backend, C = A op(B), made for the shapes of a
 // forward: A is activations read in place, B (weights, keys or values) is packed per call.
 // Each element of C is summed in the same order whatever the thread count or tiling, so results
-// are bitwise reproducible. AVX-512 kernel; gemm_f32_available() says whether this CPU runs it
-// (elsewhere the backend falls back to OpenBLAS).
+// are bitwise reproducible. AVX-512 kernel, and an AVX2+FMA one with the same sums for CPUs
+// without it; gemm_f32_available() says whether this CPU runs either (elsewhere the backend falls
+// back to OpenBLAS).
 #pragma once
 #include <cstddef>
 #include <cstdint>
