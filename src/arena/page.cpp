@@ -148,7 +148,7 @@ async function leaderboard() {
       }
       body.appendChild(tr);
     }
-    $('summary').textContent = j.n_battles + ' votes' +
+    $('summary').textContent = j.n_battles + (j.n_battles === 1 ? ' vote' : ' votes') +
         (j.finite_mle === false ? ' (some model has only wins or only losses: ratings are ' +
                                   'not finite yet)' : '');
     $('forest').src = '/api/forest.svg?n=' + j.n_battles;

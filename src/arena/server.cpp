@@ -299,8 +299,9 @@ class Arena {
     }
     if (svg.empty())
       svg =
-          "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"560\" height=\"40\"><text x=\"10\" "
-          "y=\"25\">No finite ratings yet: every model needs a win and a loss</text></svg>";
+          "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"560\" height=\"40\" "
+          "font-family=\"sans-serif\" font-size=\"13\"><text x=\"10\" y=\"25\">No finite ratings "
+          "yet: every model needs a win and a loss</text></svg>";
     ratings_votes_ = n;
     ratings_json_ = j;
     ratings_svg_ = svg;

@@ -457,8 +457,10 @@ EvalOutput evaluate(const TaskRegistry& reg, const Model& model, const Tokenizer
       PreparedDoc& d = *pending[i].second;
       for (size_t k = 0; k < d.conts.size(); ++k, ++at) {
         double ll = res[at].logprob;
-        if (s.scoring == "opencompass-ppl")  // lower mean perplexity = higher mean log p
-          ll /= static_cast<double>(reqs[at].continuation.size());
+        // OpenCompass's _get_ppl: the losses of tokens 1..n-1 summed, over n (all tokens);
+        // lower is better, so the score kept is its negative.
+        if (s.scoring == "opencompass-ppl")
+          ll /= static_cast<double>(reqs[at].context.size() + reqs[at].continuation.size());
         d.lls.push_back(ll);
         d.greedy.push_back(res[at].is_greedy);
       }
