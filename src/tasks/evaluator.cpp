@@ -344,11 +344,25 @@ std::vector<PreparedTask> prepare_tasks(const TaskRegistry& reg, const EvalSetti
   return runs;
 }
 
+// A tag names a list of tasks, not a node: lm-eval puts its tasks in the tag's place (no entry in
+// results, no row in the table), so erank does too.
+static std::vector<TaskNode> without_tags(std::vector<TaskNode> nodes) {
+  std::vector<TaskNode> out;
+  for (auto& n : nodes) {
+    n.children = without_tags(std::move(n.children));
+    if (n.is_group && !n.group)
+      for (auto& c : n.children) out.push_back(std::move(c));
+    else
+      out.push_back(std::move(n));
+  }
+  return out;
+}
+
 EvalOutput evaluate(const TaskRegistry& reg, const Model& model, const Tokenizer& tok, Backend& be,
                     const EvalSettings& s, const EvalProgress& progress) {
   const auto t0 = std::chrono::steady_clock::now();
   EvalOutput out;
-  out.trees = resolve_tasks(reg, s.tasks);
+  out.trees = without_tags(resolve_tasks(reg, s.tasks));
   auto report = [&](const std::string& stage, int64_t done, int64_t total) {
     if (progress.fn) progress.fn(stage, done, total);
   };
