@@ -124,6 +124,10 @@ RUNS = [
     run("gpqa_diamond_cot_zeroshot", "gpqa_diamond_cot_zeroshot", 0, 5,
         "the four answers shuffled by process_docs with Python's global random (seeded 0 by lm-eval), "
         "see the README"),
+    run("gpqa_diamond_cot_3shot", "gpqa_diamond_cot_n_shot", 3, 5,
+        "shots drawn by the default sampler (Random(1234)) from the same split, the document removed "
+        "(fewshot_split None == test_split None); choices shuffled by process_docs (global random, "
+        "seeded 0); prompts compared by the C++ test, not rebuilt here"),
 ]
 DEFAULT_RUNS = ["gsm8k_5shot", "gsm8k_cot_8shot", "minerva_math_algebra_4shot", "humaneval_0shot"]
 
@@ -143,7 +147,8 @@ def lm_eval_task_yaml(task):
             "minerva_math_algebra": base / "minerva_math" / "minerva_math_algebra.yaml",
             "humaneval": base / "humaneval" / "humaneval.yaml",
             "hendrycks_math_algebra": base / "hendrycks_math" / "hendrycks_math_algebra.yaml",
-            "gpqa_diamond_cot_zeroshot": base / "gpqa" / "cot_zeroshot" / "gpqa_diamond_cot_zeroshot.yaml"}[task]
+            "gpqa_diamond_cot_zeroshot": base / "gpqa" / "cot_zeroshot" / "gpqa_diamond_cot_zeroshot.yaml",
+            "gpqa_diamond_cot_n_shot": base / "gpqa" / "cot_n_shot" / "gpqa_diamond_cot_n_shot.yaml"}[task]
 
 
 def task_data(task):
@@ -154,7 +159,7 @@ def task_data(task):
         files = {"test": GSM8K}
     elif task in ("minerva_math_algebra", "hendrycks_math_algebra"):
         files = {"train": MINERVA_JSONL, "test": MINERVA_JSONL}
-    elif task == "gpqa_diamond_cot_zeroshot":
+    elif task in ("gpqa_diamond_cot_zeroshot", "gpqa_diamond_cot_n_shot"):
         files = {"train": GPQA_DIAMOND}
     elif task == "humaneval":
         files = {"test": HUMANEVAL}
@@ -358,7 +363,7 @@ def expected_prompts(task, shots, limit, splits, results):
     """Yields (doc, prompt) in document order, as lm-eval builds them (rebuilt here independently)."""
     cfg = results["configs"][task]
     scored = cfg.get("test_split") or cfg.get("validation_split")
-    if task == "gpqa_diamond_cot_zeroshot":
+    if task.startswith("gpqa_diamond_cot"):
         import csv
         with open(ROOT / splits[scored]["file"], newline="", encoding="utf-8") as f:
             docs = list(csv.DictReader(f))
@@ -391,6 +396,9 @@ def expected_prompts(task, shots, limit, splits, results):
     elif task == "gpqa_diamond_cot_zeroshot":
         for doc in docs:
             yield doc, None, []  # the shuffled choices (process_docs, global random): from the logged doc
+    elif task == "gpqa_diamond_cot_n_shot":
+        for doc in docs:
+            yield doc, False, []  # not rebuilt here: the C++ test compares erank's prompts with lm-eval's
     elif task == "hendrycks_math_algebra":
         for doc in docs:
             yield doc, f"Problem: {doc['problem']}\nAnswer:", []
@@ -464,6 +472,8 @@ def check_run(entry, tokenizer=None):
                 prompt = (f"What is the correct answer to this question:{sd['Question']}\nChoices:\n(A) "
                           f"{sd['choice1']}\n(B) {sd['choice2']}\n(C) {sd['choice3']}\n(D) {sd['choice4']}\n"
                           "Let's think step by step: ")
+            if prompt is False:
+                prompt = args["arg_0"]
             if args["arg_0"] != prompt:
                 problems.append(f"{task} doc {did}: prompt differs from the rebuild")
             resp = s["resps"][0][0]
