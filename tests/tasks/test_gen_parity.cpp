@@ -156,6 +156,10 @@ TEST_F(GenParity, GenerationsFiltersAndMetricsEqualLmEval) {
   int64_t n_docs = 0, n_same = 0, n_near_tie = 0, n_metrics = 0;
   for (auto& run : manifest["runs"]) {
     const std::string name = run["name"];
+    // ERANK_PARITY_RUNS=a,b: only these runs (with ERANK_FULL_PARITY=1, every document of them).
+    if (const char* only = std::getenv("ERANK_PARITY_RUNS");
+        only && ("," + std::string(only) + ",").find("," + name + ",") == std::string::npos)
+      continue;
     SCOPED_TRACE(name);
     EvalSettings s = settings_of(run);
     if (!full) s.limit = std::min<int64_t>(*s.limit, 2);
