@@ -428,23 +428,40 @@ int run_top(const TopOpts& o) {
                   e = std::min<int64_t>(int64_t(a.size()), at + o.window / 2 + 1);
     ojson toks = ojson::array(), vals = ojson::array();
     rows += "<tr><td>" + fmt::format("{:.2f}", m) + "</td><td class=ctx>";
+    // Byte-level tokens split a CJK character (or an emoji) over several pieces, each of which
+    // decodes to U+FFFD alone: the page decodes such runs together and shades the character by
+    // the largest activation of its pieces.
+    std::vector<int32_t> run;
+    std::string titles;
+    float amax = 0.f;
+    auto flush = [&] {
+      if (run.empty()) return;
+      const double alpha = std::clamp(double(amax) / double(vmax), 0.0, 1.0);
+      rows +=
+          fmt::format("<span style=\"background:rgba(255,120,0,{:.2f})\" title=\"{}\">{}</span>",
+                      alpha, titles, xml_escape(tok->decode(run)));
+      run.clear(), titles.clear(), amax = 0.f;
+    };
     for (int64_t p = b; p < e; ++p) {
-      const std::string pc = piece(*tok, texts[ti][size_t(p)]);
-      toks.push_back(pc);
+      const int32_t id = texts[ti][size_t(p)];
+      toks.push_back(piece(*tok, id));
       vals.push_back(a[size_t(p)]);
-      const double alpha = std::clamp(double(a[size_t(p)]) / double(vmax), 0.0, 1.0);
-      rows += fmt::format(
-          "<span style=\"background:rgba(255,120,0,{:.2f})\" title=\"{:.3f}\">{}</span>", alpha,
-          a[size_t(p)], xml_escape(pc));
+      run.push_back(id);
+      titles += fmt::format("{}{:.3f}", titles.empty() ? "" : " ", a[size_t(p)]);
+      amax = std::max(amax, a[size_t(p)]);
+      if (tok->decode(run).find("\xEF\xBF\xBD") == std::string::npos || run.size() >= 4) flush();
     }
+    flush();
     rows += "</td></tr>\n";
-    ctxs.push_back({{"text_index", ti},
-                    {"position", at},
-                    {"activation", m},
-                    {"token", piece(*tok, texts[ti][size_t(at)])},
-                    {"context_start", b},
-                    {"tokens", toks},
-                    {"activations", vals}});
+    ctxs.push_back(
+        {{"text_index", ti},
+         {"position", at},
+         {"activation", m},
+         {"token", piece(*tok, texts[ti][size_t(at)])},
+         {"context_start", b},
+         {"text", tok->decode(std::span<const int32_t>(texts[ti].data() + b, size_t(e - b)))},
+         {"tokens", toks},
+         {"activations", vals}});
   }
   ojson j{{"sae", o.sae_dir},
           {"feature", o.feature},
