@@ -190,7 +190,7 @@ int run(const Options& o) {
       if (stage != "scoring" && stage != "generating") return;
       if (!bar)
         bar = std::make_unique<Progress>("eval", total, stderr_is_tty(), o.quiet, "documents");
-      bar->update(done, 0);
+      bar->update(done, -1);  // documents, not tokens
     };
     r.out = evaluate(reg, *model, *tok, *be, rs, ep);
     if (bar) bar->finish();

@@ -28,11 +28,14 @@ void Progress::update(int64_t done, int64_t tokens) {
   const auto now = std::chrono::steady_clock::now();
   const double el = std::chrono::duration<double>(now - start_).count();
   const double eta = done > 0 ? el / double(done) * double(total_ - done) : 0;
+  // tokens < 0: the caller does not count tokens, so no rate is shown.
   const double tps = el > 0 ? double(tokens) / el : 0;
+  const std::string rate = tokens >= 0 ? fmt::format("{:.0f} tok/s", tps) : "";
   if (tty_) {
     const int width = 30, fill = static_cast<int>(width * done / total_);
-    fmt::print(stderr, "\r{} [{}{}] {}/{}  {:.0f} tok/s  ETA {}  ", what_, std::string(fill, '#'),
-               std::string(width - fill, '.'), done, total_, tps, hms(eta));
+    fmt::print(stderr, "\r{} [{}{}] {}/{}  {}{}ETA {}  ", what_, std::string(fill, '#'),
+               std::string(width - fill, '.'), done, total_, rate, rate.empty() ? "" : "  ",
+               hms(eta));
     std::fflush(stderr);
     return;
   }
@@ -40,8 +43,8 @@ void Progress::update(int64_t done, int64_t tokens) {
   if (tenth != last_logged_ || std::chrono::duration<double>(now - last_line_).count() > 30) {
     last_logged_ = tenth;
     last_line_ = now;
-    fmt::print(stderr, "{}: {}/{} {}, {:.0f} tok/s, elapsed {}, ETA {}\n", what_, done, total_,
-               unit_, tps, hms(el), hms(eta));
+    fmt::print(stderr, "{}: {}/{} {}, {}{}elapsed {}, ETA {}\n", what_, done, total_, unit_, rate,
+               rate.empty() ? "" : ", ", hms(el), hms(eta));
   }
 }
 
