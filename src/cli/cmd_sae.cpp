@@ -434,12 +434,11 @@ int run_top(const TopOpts& o) {
     std::vector<int32_t> run;
     std::string titles;
     float amax = 0.f;
-    auto flush = [&] {
-      if (run.empty()) return;
+    auto flush = [&](const std::string& text) {
       const double alpha = std::clamp(double(amax) / double(vmax), 0.0, 1.0);
       rows +=
           fmt::format("<span style=\"background:rgba(255,120,0,{:.2f})\" title=\"{}\">{}</span>",
-                      alpha, titles, xml_escape(tok->decode(run)));
+                      alpha, titles, xml_escape(text));
       run.clear(), titles.clear(), amax = 0.f;
     };
     for (int64_t p = b; p < e; ++p) {
@@ -449,9 +448,10 @@ int run_top(const TopOpts& o) {
       run.push_back(id);
       titles += fmt::format("{}{:.3f}", titles.empty() ? "" : " ", a[size_t(p)]);
       amax = std::max(amax, a[size_t(p)]);
-      if (tok->decode(run).find("\xEF\xBF\xBD") == std::string::npos || run.size() >= 4) flush();
+      const std::string text = tok->decode(run);
+      if (text.find("\xEF\xBF\xBD") == std::string::npos || run.size() >= 4 || p + 1 == e)
+        flush(text);
     }
-    flush();
     rows += "</td></tr>\n";
     ctxs.push_back(
         {{"text_index", ti},

@@ -3,7 +3,9 @@
 // after every Adam step, save/load round trip, and bad input (d_in mismatch, a tap that does not
 // exist, a truncated weights file) as erank::Error and a non-zero exit through the binary.
 #include <gtest/gtest.h>
+
 #include <sys/wait.h>
+#include <nlohmann/json.hpp>
 
 #include <cmath>
 #include <cstdlib>
@@ -301,6 +303,31 @@ TEST(SaeCli, TrainEvalAndBadInput) {
                "tap 'nope' does not exist");
   expect_error("sae train " + data + "--layer 99 --tokens 50 --out " + sae + "x",
                "layer 99 does not exist");
+  // sae top on Chinese text: SmolLM2's byte-level tokens split each character over pieces that
+  // alone decode to U+FFFD; the page shows the characters and the JSON the text itself. Feature 0
+  // is made to fire everywhere (b_enc), so the one context spans the whole line.
+  {
+    const std::string zh = "北京是中国的首都，也是一座历史悠久的城市。";
+    std::ofstream(dir / "zh.txt") << zh << "\n";
+    Sae all = small_sae(576, 8);
+    all.p.b_enc[0] = 1e4f;
+    const std::string fire = (dir / "fire").string();
+    save_sae(all, fire);
+    r = run("sae top --data " + (dir / "zh.txt").string() + " --sae " + fire +
+            " --feature 0 --window 64 --out " + (dir / "top.json").string() + " --html " +
+            (dir / "top.html").string());
+    ASSERT_EQ(r.code, 0) << r.err;
+    std::ifstream jf(dir / "top.json"), hf(dir / "top.html");
+    const auto j = nlohmann::json::parse(jf);
+    ASSERT_EQ(j["contexts"].size(), 1u);
+    EXPECT_EQ(j["contexts"][0]["text"].get<std::string>(), zh);
+    std::stringstream html;
+    html << hf.rdbuf();
+    EXPECT_EQ(html.str().find("\xEF\xBF\xBD"), std::string::npos)
+        << "a split character shown as U+FFFD";
+    for (const char* c : {"北", "京", "首", "都", "城", "。"})
+      EXPECT_NE(html.str().find(c), std::string::npos) << c;
+  }
   const std::string narrow = (dir / "narrow").string();
   save_sae(small_sae(8, 20), narrow);
   expect_error("sae eval " + data + "--sae " + narrow, "d_in 8");
