@@ -66,7 +66,24 @@ def vs_params(prefix, models, plots):
         plots[prefix + "accuracy-vs-params"] = series(cnt("acc"))
 
 
-def expect_results(docs):
+def has_metric(task_result):
+    return any(finite(v) and "_stderr" not in k and k != "sample_len"
+               for k, v in task_result.items())
+
+
+def eval_of(d, evals):
+    """The erank eval results of a results document's model: same path, else same name."""
+    path, name = d["model"].get("path"), d["model"]["name"]
+    for e in evals:
+        if path and ((e.get("config") or {}).get("model_args") or {}).get("path") == path:
+            return e
+    for e in evals:
+        if e.get("model_name") == name:
+            return e
+    return None
+
+
+def expect_results(docs, evals):
     plots = {}
     per_layer = []
     for d in docs:
@@ -80,6 +97,14 @@ def expect_results(docs):
                        "red_tok": loss.get("reduced_per_token"),
                        "red_text": loss.get("reduced_per_text")})
     vs_params("", models, plots)
+    acc = {}
+    for d in docs:
+        e = eval_of(d, evals)
+        for task, r in (e or {}).get("results", {}).items():
+            if has_metric(r):
+                acc[task] = acc.get(task, 0) + 1
+    if acc:
+        plots["accuracy-vs-params"] = series(*acc.values())
     return plots
 
 
@@ -132,11 +157,7 @@ def expect_arena(d):
 
 
 def expect_eval(d):
-    n = 0
-    for r in d["results"].values():
-        if any(finite(v) and "_stderr" not in k and k != "sample_len" for k, v in r.items()):
-            n += 1
-    return {"main-metric": series(n)}
+    return {"main-metric": series(sum(1 for r in d["results"].values() if has_metric(r)))}
 
 
 def expected_sections(paths):
@@ -155,10 +176,11 @@ def expected_sections(paths):
             out.append(groups[key])
         else:
             out.append((k, [p], None))
+    evals = [docs[p] for p in paths if kind_of(docs[p]) == "eval"]
     result = []
     for k, files, _ in out:
         ds = [docs[f] for f in files]
-        plots = {"results": lambda: expect_results(ds), "sweep": lambda: expect_sweep(ds[0]),
+        plots = {"results": lambda: expect_results(ds, evals), "sweep": lambda: expect_sweep(ds[0]),
                  "lens": lambda: expect_lens(ds[0]), "probe": lambda: expect_probe(ds[0]),
                  "arena": lambda: expect_arena(ds[0]), "eval": lambda: expect_eval(ds[0])}[k]()
         result.append((k, files, plots))

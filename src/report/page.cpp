@@ -113,6 +113,9 @@ std::string render_page(const std::vector<Input>& inputs, const PageInfo& info) 
   for (const Input& in : inputs)
     if (in.kind == Kind::results)
       groups[opt_str(in.doc["dataset"], "sha256", in.path)].push_back(&in);
+  std::vector<const Input*> evals;
+  for (const Input& in : inputs)
+    if (in.kind == Kind::eval) evals.push_back(&in);
   std::vector<Section> sections;
   std::map<std::string, int> per_kind;
   for (const Input& in : inputs) {
@@ -122,7 +125,7 @@ std::string render_page(const std::vector<Input>& inputs, const PageInfo& info) 
       if (g.empty() || g.front() != &in) continue;  // the group is placed at its first file
       std::vector<std::string> files;
       for (const Input* f : g) files.push_back(f->path);
-      sections.push_back(guarded(files, [&] { return results_section(g, id); }));
+      sections.push_back(guarded(files, [&] { return results_section(g, id, evals); }));
     } else {
       sections.push_back(guarded({in.path}, [&] { return build(in, id); }));
     }

@@ -23,8 +23,10 @@ std::string section_html(const Section& s);
 // A plot with the table of its numbers beside it.
 std::string figure(const std::string& svg, const Table& t, const std::string& note = "");
 
-// Several erank diff/rank/loss results on the same texts: a model comparison.
-Section results_section(const std::vector<const Input*>& files, const std::string& id);
+// Several erank diff/rank/loss results on the same texts: a model comparison. Benchmark results
+// (erank eval) of the same models, matched by model path or name, add accuracy against size.
+Section results_section(const std::vector<const Input*>& files, const std::string& id,
+                        const std::vector<const Input*>& evals = {});
 Section sweep_section(const Input& in, const std::string& id);
 Section lens_section(const Input& in, const std::string& id);
 Section probe_section(const Input& in, const std::string& id);
@@ -42,5 +44,9 @@ std::vector<std::string> unique_names(std::vector<std::string> names);
 Table series_table(const std::vector<Series>& series, const std::string& xname,
                    const std::string& caption, bool x_as_count = false);
 double or_nan(std::optional<double> v);
+// An lm-eval task result's main metric: its key ("acc,none") and name ("acc"); empty if none.
+std::pair<std::string, std::string> main_metric(const nlohmann::json& task_result);
+// The erank eval results of the model of a results document (same path, else same name).
+const Input* eval_of(const nlohmann::json& results_doc, const std::vector<const Input*>& evals);
 
 }  // namespace erank::report

@@ -164,7 +164,61 @@ std::string vs_params_plots(const std::string& prefix, const std::vector<ModelPo
 
 }  // namespace
 
-Section results_section(const std::vector<const Input*>& files, const std::string& id) {
+namespace {
+
+// Accuracy of each model (from its erank eval results) against size: one series per task.
+std::string accuracy_plot(const std::vector<const Input*>& files,
+                          const std::vector<std::string>& names,
+                          const std::vector<const Input*>& evals) {
+  std::vector<const Input*> ev;
+  std::vector<std::string> tasks;
+  for (const Input* f : files) {
+    ev.push_back(eval_of(f->doc, evals));
+    if (ev.back())
+      for (const auto& [task, r] : ev.back()->doc.at("results").items())
+        if (!main_metric(r).first.empty() &&
+            std::find(tasks.begin(), tasks.end(), task) == tasks.end())
+          tasks.push_back(task);
+  }
+  if (tasks.empty()) return "";
+  XYPlot p{"accuracy-vs-params",
+           "Benchmark accuracy against parameter count (erank eval)",
+           "parameters (log scale)",
+           "main metric",
+           true,
+           {}};
+  Table t;
+  t.caption = "Main metric per task (\u00b1 standard error)";
+  t.head = {"model", "parameters", "eval file"};
+  for (const auto& task : tasks) t.head.push_back(task);
+  for (const auto& task : tasks) p.series.push_back({task, {}, {}});
+  for (size_t i = 0; i < files.size(); ++i) {
+    const double n = files[i]->doc["model"]["n_params"].get<double>();
+    std::vector<std::string> row{names[i], count(n), ev[i] ? basename_of(ev[i]->path) : "none"};
+    for (size_t k = 0; k < tasks.size(); ++k) {
+      std::string cell;
+      if (ev[i] && ev[i]->doc["results"].contains(tasks[k])) {
+        const json& r = ev[i]->doc["results"][tasks[k]];
+        const auto [key, metric] = main_metric(r);
+        if (!key.empty()) {
+          const std::string filter = key.substr(key.find(',') + 1);
+          p.series[k].x.push_back(n);
+          p.series[k].y.push_back(r[key].get<double>());
+          cell = metric + " " +
+                 pm(r[key].get<double>(), opt_num(r, (metric + "_stderr," + filter).c_str()));
+        }
+      }
+      row.push_back(cell);
+    }
+    t.rows.push_back(std::move(row));
+  }
+  return figure(xy_svg(p), t);
+}
+
+}  // namespace
+
+Section results_section(const std::vector<const Input*>& files, const std::string& id,
+                        const std::vector<const Input*>& evals) {
   Section sec;
   sec.id = id;
   sec.kind = "results";
@@ -228,7 +282,8 @@ Section results_section(const std::vector<const Input*>& files, const std::strin
                    opt_num(loss, "reduced_per_token"), opt_num(loss, "reduced_per_text"),
                    std::nullopt, std::nullopt});
   }
-  sec.body += "<h3>Against model size</h3>\n" + vs_params_plots("", pts, "last layer");
+  sec.body += "<h3>Against model size</h3>\n" + vs_params_plots("", pts, "last layer") +
+              accuracy_plot(files, names, evals);
 
   Table mt;
   mt.caption = "Models (last layer)";

@@ -221,11 +221,10 @@ Section arena_section(const Input& in, const std::string& id) {
   return sec;
 }
 
-namespace {
-
 // The task's main metric: accuracy first (as lm-eval's tables lead with it), then the usual
 // generative metrics, else the first number that is not a standard error.
 std::pair<std::string, std::string> main_metric(const json& r) {
+  if (!r.is_object()) return {"", ""};
   for (const char* m : {"acc", "exact_match", "acc_norm", "f1", "bleu", "mcc", "word_perplexity"})
     for (const auto& [k, v] : r.items())
       if (v.is_number() && k.rfind(std::string(m) + ",", 0) == 0) return {k, m};
@@ -235,7 +234,17 @@ std::pair<std::string, std::string> main_metric(const json& r) {
   return {"", ""};
 }
 
-}  // namespace
+const Input* eval_of(const json& doc, const std::vector<const Input*>& evals) {
+  const std::string path = opt_str(doc["model"], "path"), name = opt_str(doc["model"], "name");
+  for (const Input* e : evals)
+    if (!path.empty() &&
+        opt_str(e->doc.value("config", json::object()).value("model_args", json::object()),
+                "path") == path)
+      return e;
+  for (const Input* e : evals)
+    if (opt_str(e->doc, "model_name") == name) return e;
+  return nullptr;
+}
 
 Section eval_section(const Input& in, const std::string& id) {
   const json& d = in.doc;

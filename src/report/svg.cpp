@@ -133,16 +133,21 @@ std::string legend(const std::vector<std::pair<std::string, int>>& entries,
 std::vector<double> linear_ticks(double lo, double hi, int max_ticks) {
   if (!(hi > lo) || !std::isfinite(lo) || !std::isfinite(hi)) return {lo};
   const double span = hi - lo;
-  const double base = std::pow(10.0, std::floor(std::log10(span / max_ticks)));
-  double step = base * 10;
-  for (double m : {1.0, 2.0, 5.0})
-    if (span / (base * m) <= max_ticks) {
-      step = base * m;
+  const int e = static_cast<int>(std::floor(std::log10(span / max_ticks)));
+  int m = 10;
+  for (int c : {1, 2, 5})
+    if (span / (c * std::pow(10.0, e)) <= max_ticks) {
+      m = c;
       break;
     }
+  // Tick k is k * m * 10^e; dividing by 10^-e (an exact integer) keeps 0.6 from being 0.6000001.
+  auto at = [&](double k) {
+    return e < 0 ? k * m / std::pow(10.0, -e) : k * m * std::pow(10.0, e);
+  };
+  const double step = at(1);
   std::vector<double> t;
-  for (double v = std::ceil(lo / step - 1e-9) * step; v <= hi + step * 1e-9; v += step)
-    t.push_back(std::fabs(v) < step * 1e-9 ? 0.0 : v);
+  for (double k = std::ceil(lo / step - 1e-9); at(k) <= hi + step * 1e-9; k += 1)
+    t.push_back(at(k) + 0.0);
   return t;
 }
 
