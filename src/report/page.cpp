@@ -28,6 +28,7 @@ nav ul { columns: 2; font-size: 14px; }
 .plot-wrap svg { display: block; max-width: 100%; height: auto; }
 .table-wrap { flex: 1 1 320px; max-height: 420px; overflow: auto; }
 .table-wrap.wide { max-height: none; margin: 8px 0; }
+.table-wrap.wide td { white-space: normal; }
 table { border-collapse: collapse; font-size: 13px; background: white; }
 caption { text-align: left; font-weight: bold; padding: 4px 0; }
 th, td { border: 1px solid #ddd; padding: 3px 7px; white-space: nowrap; }

@@ -40,6 +40,8 @@ inline constexpr size_t kLensTexts = 3, kLensTokens = 48;
 std::string basename_of(const std::string& path);
 // Names made unique by appending " (2)", " (3)"... to repeats.
 std::vector<std::string> unique_names(std::vector<std::string> names);
+// Model names for legends: the shortest trailing path components that tell them apart.
+std::vector<std::string> display_names(const std::vector<std::string>& names);
 // Rows: the union of the series' x values (ascending); a column per series.
 Table series_table(const std::vector<Series>& series, const std::string& xname,
                    const std::string& caption, bool x_as_count = false);

@@ -19,6 +19,29 @@ std::string basename_of(const std::string& path) {
   return s == std::string::npos ? path : path.substr(s + 1);
 }
 
+std::vector<std::string> display_names(const std::vector<std::string>& names) {
+  // Models are often named by their paths (/tmp/x/models/gpt2): show the last path component,
+  // or as many trailing components as it takes to tell them apart.
+  auto tail = [](const std::string& n, int k) {
+    std::string s = n;
+    while (s.size() > 1 && s.back() == '/') s.pop_back();
+    size_t pos = s.size();
+    for (int i = 0; i < k; ++i) {
+      const size_t slash = pos == 0 ? std::string::npos : s.find_last_of('/', pos - 1);
+      if (slash == std::string::npos || slash == 0) return s;
+      pos = slash;
+    }
+    return s.substr(pos + 1);
+  };
+  for (int k = 1; k < 16; ++k) {
+    std::vector<std::string> out;
+    for (const auto& n : names) out.push_back(tail(n, k));
+    if (std::set<std::string>(out.begin(), out.end()).size() == names.size() || k == 15)
+      return unique_names(out);
+  }
+  return unique_names(names);
+}
+
 std::vector<std::string> unique_names(std::vector<std::string> names) {
   std::map<std::string, int> seen;
   for (auto& n : names) {
@@ -114,6 +137,7 @@ std::string vs_params_plots(const std::string& prefix, const std::vector<ModelPo
               {}};
   diff.series.push_back(make("Diff-eRank (a)", [](const ModelPoint& p) { return p.diff_a; }));
   diff.series.push_back(make("Diff-eRank (b)", [](const ModelPoint& p) { return p.diff_b; }));
+  diff.series.back().dashed = true;  // (a) and (b) are often close: keep both visible
   out += figure(xy_svg(diff), table("Diff-eRank at the last layer (\u00b1 standard error)",
                                     {"model", "parameters", "Diff-eRank (a)", "Diff-eRank (b)"},
                                     [](const ModelPoint& p) {
@@ -135,6 +159,7 @@ std::string vs_params_plots(const std::string& prefix, const std::vector<ModelPo
         make("reduced loss per token", [](const ModelPoint& p) { return p.red_tok; }));
     loss.series.push_back(
         make("reduced loss per text", [](const ModelPoint& p) { return p.red_text; }));
+    loss.series.back().dashed = true;
     out += figure(xy_svg(loss),
                   table("Reduced loss (nats)", {"model", "parameters", "per token", "per text"},
                         [](const ModelPoint& p) {
@@ -230,7 +255,8 @@ Section results_section(const std::vector<const Input*>& files, const std::strin
     sec.files.push_back(f->path);
     names.push_back(f->doc.at("model").at("name").get<std::string>());
   }
-  names = unique_names(names);
+  const std::vector<std::string> given = names;
+  names = display_names(names);
 
   // Settings of every file (they may differ in what does not break the comparison).
   Table set;
@@ -241,7 +267,7 @@ Section results_section(const std::vector<const Input*>& files, const std::strin
     const json& d = files[i]->doc;
     const json& st = d.value("settings", json::object());
     const json& tw = d.value("twin", json::object());
-    set.rows.push_back({names[i], files[i]->path, opt_str(d, "erank_version"),
+    set.rows.push_back({names[i], given[i], files[i]->path, opt_str(d, "erank_version"),
                         opt_str(d, "command"), opt_str(d["dataset"], "name"),
                         opt_str(d["dataset"], "n_texts"), opt_str(d["dataset"], "n_tokens"),
                         opt_str(st, "max_tokens"), opt_str(tw, "seeds"), opt_str(tw, "mode"),
@@ -339,7 +365,7 @@ Section sweep_section(const Input& in, const std::string& id) {
         ok.push_back(&m);
         names.push_back(m.at("name").get<std::string>());
       }
-    names = unique_names(names);
+    names = display_names(names);
 
     std::vector<ModelPoint> pts;
     for (size_t i = 0; i < ok.size(); ++i) {

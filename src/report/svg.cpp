@@ -42,12 +42,19 @@ struct Axis {
   double lo = 0, hi = 1;
   bool log = false;
   double p0 = 0, p1 = 1;  // pixel range
+  bool integer = false;   // data are whole numbers (layers): ticks only there
   double map(double v) const {
     const double t = log ? (std::log10(v) - std::log10(lo)) / (std::log10(hi) - std::log10(lo))
                          : (v - lo) / (hi - lo);
     return p0 + t * (p1 - p0);
   }
-  std::vector<double> ticks() const { return log ? log_ticks(lo, hi) : linear_ticks(lo, hi); }
+  std::vector<double> ticks() const {
+    std::vector<double> t = log ? log_ticks(lo, hi) : linear_ticks(lo, hi);
+    // A log axis over less than a factor of ~5 has too few round ticks: label it linearly.
+    if (log && t.size() < 3) t = linear_ticks(lo, hi, 5);
+    if (integer) std::erase_if(t, [](double v) { return v != std::round(v); });
+    return t;
+  }
 };
 
 // Data range -> axis range: padded, widened when empty, rounded out to ticks (linear).
@@ -56,6 +63,7 @@ Axis make_axis(std::vector<double> v, bool log) {
   a.log = log;
   std::erase_if(v, [&](double x) { return !std::isfinite(x) || (log && x <= 0); });
   if (v.empty()) return a.log ? Axis{1, 10, true} : a;
+  a.integer = std::all_of(v.begin(), v.end(), [](double x) { return x == std::round(x); });
   double lo = *std::min_element(v.begin(), v.end()), hi = *std::max_element(v.begin(), v.end());
   if (log) {
     lo /= 1.5, hi *= 1.5;
@@ -77,9 +85,9 @@ Axis make_axis(std::vector<double> v, bool log) {
 }
 
 std::string frame(const Axis& x, const Axis& y, const std::string& xlabel,
-                  const std::string& ylabel, bool x_ticks = true) {
+                  const std::string& ylabel, bool x_ticks = true, bool y_ticks = true) {
   std::string s = "<g class=\"axes\" stroke=\"#999\" fill=\"#333\">\n";
-  for (double t : y.ticks()) {
+  for (double t : y_ticks ? y.ticks() : std::vector<double>{}) {
     const double py = y.map(t);
     s += fmt::format(
         "<line x1=\"{:.1f}\" x2=\"{:.1f}\" y1=\"{:.1f}\" y2=\"{:.1f}\" stroke=\"#e5e5e5\"/>"
@@ -122,7 +130,7 @@ std::string legend(const std::vector<std::pair<std::string, int>>& entries,
         "<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"3.5\" fill=\"{}\" stroke=\"{}\"/>"
         "<text x=\"{:.1f}\" y=\"{:.1f}\">{}</text></g>\n",
         esc(entries[i].first), x, x + 22, yy, yy, colour(entries[i].second),
-        d ? " stroke-dasharray=\"5,3\"" : "", x + 11, yy, d ? "white" : colour(entries[i].second),
+        d ? " stroke-dasharray=\"5,3\"" : "", x + 11, yy, d ? "none" : colour(entries[i].second),
         colour(entries[i].second), x + 28, yy + 4, esc(shorten(entries[i].first, 34)));
   }
   return s + "</g>\n";
@@ -191,6 +199,7 @@ std::string xy_svg(const XYPlot& p) {
   const int H = std::max(top + ph + 50, top + 17 * int(drawn.size()) + 20);
   const int W = left + pw + 20 + legend_w;
   Axis x = make_axis(xs, p.logx), y = make_axis(ys, false);
+  y.integer = false;  // whole-number ticks are for layer axes
   x.p0 = left, x.p1 = left + pw;
   y.p0 = top + ph, y.p1 = top;
   std::string s = svg_open(p.name, "xy", drawn.size(), W, H, p.title);
@@ -220,7 +229,7 @@ std::string xy_svg(const XYPlot& p) {
       s += fmt::format(
           "<circle class=\"mark\" cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"3.5\" fill=\"{}\" "
           "stroke=\"{}\"><title>{}: ({}, {})</title></circle>\n",
-          x.map(px), y.map(py), se.dashed ? "white" : colour(c), colour(c), esc(se.name),
+          x.map(px), y.map(py), se.dashed ? "none" : colour(c), colour(c), esc(se.name),
           esc(num(px, 6)), esc(num(py, 6)));
     s += "</g>\n";
     leg.emplace_back(se.name, c);
@@ -246,6 +255,9 @@ std::string bars_svg(const BarPlot& p) {
   const int W = left + pw + 30, H = top + ph + 110;
   Axis x{0, 1, false, double(left), double(left + pw)};
   Axis y = make_axis(ys, false);
+  y.integer = false;
+  // Bars start at zero: the axis does too, and goes below it only for negative values.
+  if (*std::min_element(ys.begin(), ys.end()) >= 0) y.lo = 0;
   y.lo = std::min(y.lo, 0.0);
   y.p0 = top + ph, y.p1 = top;
   std::string s = svg_open(p.name, "bars", idx.empty() ? 0 : 1, W, H, p.title);
@@ -366,9 +378,10 @@ std::string forest_svg(const ForestPlot& p) {
   const int ph = row * int(p.rows.size());
   const int W = left + pw + 20 + legend_w, H = top + ph + 56;
   Axis x = make_axis(xs, false), y{0, 1, false, double(top + ph), double(top)};
+  x.integer = false;
   x.p0 = left, x.p1 = left + pw;
   std::string s = svg_open(p.name, "forest", drawn.size(), W, H, p.title);
-  s += frame(x, y, p.xlabel, "", true);
+  s += frame(x, y, p.xlabel, "", true, false);
   for (size_t i = 0; i < p.rows.size(); ++i)
     s += fmt::format("<text x=\"{}\" y=\"{:.1f}\" text-anchor=\"end\">{}</text>\n", left - 8,
                      top + double(i) * row + row / 2.0 + 4, esc(shorten(p.rows[i], 28)));

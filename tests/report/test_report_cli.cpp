@@ -253,6 +253,24 @@ TEST(ReportBrowser, RealResultsDrawnInChromium) {
                     (d / "report.html").string() + " --out " + d.string() + list);
   if (r.code == 77) GTEST_SKIP() << "no chromium";
   EXPECT_EQ(r.code, 0) << r.out << "\n" << r.err;
+
+  // The check is not vacuous: a page with one point fewer, or a plot of no size, fails it.
+  const std::string html = slurp(d / "report.html");
+  auto tampered = [&](const std::string& from, const std::string& to, const std::string& why) {
+    std::string t = html;
+    const size_t at = t.find(from);
+    ASSERT_NE(at, std::string::npos) << from;
+    t.replace(at, from.size(), to);
+    std::ofstream(d / "tampered.html") << t;
+    const Result bad = run_in(d, "python3 " + (kSrc / "tools/report_browser_check.py").string() +
+                                     " --report " + (d / "tampered.html").string() + " --out " +
+                                     (d / "tampered").string() + list);
+    EXPECT_EQ(bad.code, 1) << from;
+    EXPECT_NE(bad.err.find(why), std::string::npos) << bad.err;
+  };
+  tampered("<circle class=\"mark\"", "<circle class=\"gone\"", "marks per series");
+  tampered("<svg class=\"plot\"", "<svg style=\"display:none\" class=\"plot\"", "not drawn");
+  tampered("data-plot=\"ratings\"", "data-plot=\"other\"", "plots ['other']");
   std::cout << "report " << (d / "report.html").string() << ", screenshot "
             << (d / "report.png").string() << "\n";
 }
