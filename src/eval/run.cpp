@@ -3,6 +3,7 @@
 #include <fmt/core.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -33,24 +34,33 @@ std::vector<int> parse_layers(const std::string& spec, int n_layers) {
   std::set<int> out;
   if (spec == "all") {
     for (int i = 0; i <= n_layers; ++i) out.insert(i);
-  } else if (spec == "last") {
-    out.insert(n_layers);
-  } else {
-    size_t pos = 0;
-    while (pos <= spec.size()) {
-      const size_t end = std::min(spec.find(',', pos), spec.size());
-      const std::string tok = spec.substr(pos, end - pos);
-      char* e = nullptr;
-      long v = std::strtol(tok.c_str(), &e, 10);
-      if (tok.empty() || *e)
-        fail("--layers: '{}' is not all, last or a list of layer indices", spec);
-      if (v < 0) v += n_layers + 1;
-      if (v < 0 || v > n_layers) fail("--layers: {} is outside 0..{}", tok, n_layers);
-      out.insert(static_cast<int>(v));
-      pos = end + 1;
+    return {out.begin(), out.end()};
+  }
+  size_t pos = 0;
+  while (pos <= spec.size()) {
+    const size_t end = std::min(spec.find(',', pos), spec.size());
+    const std::string tok = spec.substr(pos, end - pos);
+    pos = end + 1;
+    if (const int named = named_layer(tok, n_layers); named >= 0) {
+      out.insert(named);
+      continue;
     }
+    char* e = nullptr;
+    long v = std::strtol(tok.c_str(), &e, 10);
+    if (tok.empty() || *e)
+      fail("--layers: '{}' is not all or a list of first, middle, last and layer indices", spec);
+    if (v < 0) v += n_layers + 1;
+    if (v < 0 || v > n_layers) fail("--layers: {} is outside 0..{}", tok, n_layers);
+    out.insert(static_cast<int>(v));
   }
   return {out.begin(), out.end()};
+}
+
+int named_layer(const std::string& name, int n_layers) {
+  if (name == "first") return std::min(1, n_layers);
+  if (name == "middle") return n_layers / 2;
+  if (name == "last") return n_layers;
+  return -1;
 }
 
 namespace {
@@ -238,8 +248,8 @@ nlohmann::json run_evaluation(const RunSettings& s) {
   if (s.max_tokens < 2) fail("--max-tokens must be at least 2");
   if (s.batch_tokens < 1) fail("--batch-tokens must be at least 1");
   const ModelSource src = resolve_model_source(s.model);
-  Dataset data = load_dataset(s.data);
-  if (data.texts.empty()) fail("{}: no non-empty texts", s.data.name);
+  Dataset data = s.texts ? *s.texts : load_dataset(s.data);
+  if (data.texts.empty()) fail("{}: no non-empty texts", data.name);
   auto tok = tokenizer_for(src);
   const Architecture* arch = nullptr;
   const ModelConfig cfg = load_config(src, &arch);
@@ -475,18 +485,44 @@ std::string format_results(const nlohmann::json& r) {
                        f(l["reduced_per_text"], 4));
     o += "\n";
   }
+  if (r.contains("task")) {
+    const auto& t = r["task"];
+    o += fmt::format("Texts: {} items, question + correct answer\n", t["name"].get<std::string>());
+    if (t.contains("accuracy")) {
+      const auto& a = t["accuracy"];
+      o += fmt::format("Accuracy ({}, {}-shot, {} documents): {} +- {}\n",
+                       a["metric"].get<std::string>(), a["num_fewshot"].get<int>(),
+                       a["n_docs"].get<int64_t>(), f(a["value"], 4), f(a["stderr"], 4));
+    }
+  }
   if (r["per_layer"].size() > 1) {
-    o += seeds.empty() ? fmt::format("\n{:>5} {:>12} {:>12}\n", "layer", "eRank (a)", "mean eRank")
-                       : fmt::format("\n{:>5} {:>14} {:>14} {:>10} {:>10}\n", "layer",
-                                     "untrained (a)", "trained (a)", "diff (a)", "diff (b)");
+    // The curve over layers as bars: the trained eRank (a) without a twin, else Diff-eRank (a).
+    const char* key = seeds.empty() ? "erank_a" : "diff_a";
+    double top = 0;
+    for (auto& L : r["per_layer"]) {
+      const auto& v = seeds.empty() ? L["trained"][key] : L[key];
+      if (v.is_number()) top = std::max(top, std::abs(v.get<double>()));
+    }
+    auto bar = [&](const nlohmann::json& v) {
+      if (!v.is_number() || top <= 0) return std::string();
+      const double x = v.get<double>();
+      const int n = static_cast<int>(std::lround(24.0 * std::abs(x) / top));
+      return std::string(x < 0 ? "-" : "") + std::string(size_t(n), '#');
+    };
+    o += seeds.empty()
+             ? fmt::format("\n{:>5} {:>12} {:>12}  {}\n", "layer", "eRank (a)", "mean eRank",
+                           "eRank (a)")
+             : fmt::format("\n{:>5} {:>14} {:>14} {:>10} {:>10}  {}\n", "layer", "untrained (a)",
+                           "trained (a)", "diff (a)", "diff (b)", "diff (a)");
     for (auto& L : r["per_layer"]) {
       if (seeds.empty())
-        o += fmt::format("{:>5} {:>12} {:>12}\n", L["layer"].get<int>(), f(L["trained"]["erank_a"]),
-                         f(L["trained"]["mean_erank"]));
+        o += fmt::format("{:>5} {:>12} {:>12}  {}\n", L["layer"].get<int>(),
+                         f(L["trained"]["erank_a"]), f(L["trained"]["mean_erank"]),
+                         bar(L["trained"]["erank_a"]));
       else
-        o += fmt::format("{:>5} {:>14} {:>14} {:>10} {:>10}\n", L["layer"].get<int>(),
+        o += fmt::format("{:>5} {:>14} {:>14} {:>10} {:>10}  {}\n", L["layer"].get<int>(),
                          f(L["erank_a_untrained"]), f(L["trained"]["erank_a"]), f(L["diff_a"]),
-                         f(L["diff_b"]));
+                         f(L["diff_b"]), bar(L["diff_a"]));
     }
   }
   o += fmt::format("\n{:.1f} s ({:.0f} tokens/s)\n", r["timings"]["run_s"].get<double>(),

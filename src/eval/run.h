@@ -6,6 +6,7 @@
 #pragma once
 #include <nlohmann/json.hpp>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -20,7 +21,9 @@ struct RunSettings {
   std::string backend = "cpu";
   int threads = 0;
   DatasetSpec data;
-  std::string layers = "last";  // all | last | list (HF hidden_states indices)
+  // Texts made by the caller (benchmark items of `erank diff --task`): used instead of `data`.
+  std::optional<Dataset> texts;
+  std::string layers = "last";  // all | last | list of first/middle/last/HF hidden_states indices
   int64_t max_tokens = 2048;
   int64_t batch_tokens = 2048;  // tokens per forward (texts packed, each attending to itself)
   bool add_special_tokens = true;
@@ -33,9 +36,14 @@ struct RunSettings {
   bool quiet = false;
 };
 
-// "all" | "last" | "0,3,5" (negative counts from the end: -1 = last) -> sorted HF
-// hidden_states indices; throws erank::Error for anything else or out of 0..n_layers.
+// "all" | "last" | "first,middle,last" | "0,3,5" (names and indices mix; negative counts from the
+// end: -1 = last) -> sorted HF hidden_states indices; throws erank::Error for anything else or
+// out of 0..n_layers.
 std::vector<int> parse_layers(const std::string& spec, int n_layers);
+
+// The paper's layer ablation positions: first = 1 (the first block's output), middle =
+// n_layers / 2, last = n_layers; -1 for any other name.
+int named_layer(const std::string& name, int n_layers);
 
 // Runs and returns the results document (schema in docs/results-schema.md).
 nlohmann::json run_evaluation(const RunSettings& s);

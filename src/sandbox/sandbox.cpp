@@ -498,9 +498,16 @@ Result run(const std::string& program, const Limits& limits, bool probe) {
     r.status = Result::Status::Killed;
     r.signal = WTERMSIG(wait_status);
     r.detail = "killed by " + signal_text(r.signal);
-    // rusage is tick-sampled: a run stopped by RLIMIT_CPU can show a few percent less.
+    // erank sent no signal here, so a SIGKILL came from RLIMIT_CPU or the kernel's OOM killer.
+    // rusage can undercount the CPU time (tick sampling; some container kernels by far more),
+    // so a low reading only makes the attribution hedged, not absent.
     if (r.signal == SIGKILL && cpu >= 0.9 * limits.cpu_seconds)
       r.detail += fmt::format(" (CPU time limit of {} s)", limits.cpu_seconds);
+    else if (r.signal == SIGKILL)
+      r.detail += fmt::format(
+          " (not by erank: the CPU time limit of {} s, {:.2f} s measured, "
+          "or the kernel's OOM killer)",
+          limits.cpu_seconds, cpu);
   }
   if (total > cap) {
     if (!r.detail.empty()) r.detail += "; ";
