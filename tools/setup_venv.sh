@@ -8,9 +8,12 @@ VENV="${ERANK_VENV:-$ROOT/.venv}"
 # antlr4 4.11 + sympy: lm-eval's minerva_math equivalence (parse_latex); math-verify: its utils import it.
 # scikit-learn: RidgeCV, the reference for erank probe (tools/make_probe_refs.py).
 # accelerate: transformers refuses to load GGUF files without it (tools/make_real_model_refs.py).
+# mlx (its Linux CPU build) + mlx-lm: the OpenELM reference, which transformers lacks
+# (tools/make_openelm_fixture.py).
 PKGS=(torch transformers tokenizers safetensors gguf numpy sentencepiece protobuf accelerate tiktoken "lm-eval==0.4.13" datasets pyarrow
   "antlr4-python3-runtime==4.11" "math-verify[antlr4_11_0]" sympy "scikit-learn==1.9.1"
-  "jax==0.8.1" "jaxlib==0.8.1" optax jaxtyping pandas scipy pytz tqdm)
+  "jax==0.8.1" "jaxlib==0.8.1" optax jaxtyping pandas scipy pytz tqdm
+  "mlx[cpu]==0.32.4" "mlx-lm==0.32.2")
 # The arena's references (tools/make_arena_refs.py): fschat's online Elo and lmarena's arena-rank,
 # both without their dependencies (fschat's serving stack is not used; arena-rank pins
 # numpy==2.3.3, which would move the numpy the other references run on). Their imports are above.
@@ -25,7 +28,7 @@ import importlib
 for m in ["torch", "transformers", "tokenizers", "safetensors", "gguf", "numpy", "sentencepiece",
           "google.protobuf", "accelerate", "lm_eval", "datasets", "pyarrow", "antlr4", "math_verify",
           "sympy", "sklearn", "jax", "optax", "jaxtyping", "pandas", "scipy", "fastchat",
-          "arena_rank"]:
+          "arena_rank", "mlx.core", "mlx_lm"]:
     importlib.import_module(m)
 importlib.import_module("skimage"); importlib.import_module("PIL")
 PY

@@ -1,6 +1,7 @@
 // erank info: resolved config, parameter count, the tensor table with each tensor's type in the
 // file, and the memory the f32 weights take.
 #include <fmt/core.h>
+#include <fmt/ranges.h>
 
 #include "cli/command.h"
 #include "cli/common.h"
@@ -35,6 +36,9 @@ RunFn setup(CLI::App& app) {
     fmt::print("layers {}  hidden {}  heads {} (kv {})  head_dim {}  ffn {}  vocab {}\n",
                c.n_layers, c.hidden, c.n_heads, c.n_kv_heads, c.head_dim, c.intermediate,
                c.vocab_size);
+    if (!c.layer_heads.empty())  // layer-wise scaling (OpenELM): the line above shows the largest
+      fmt::print("per layer:    heads [{}]  kv [{}]  ffn [{}]\n", fmt::join(c.layer_heads, " "),
+                 fmt::join(c.layer_kv_heads, " "), fmt::join(c.layer_ffn, " "));
     fmt::print("parameters:   {} ({:.1f} M){}\n", m->n_params(), m->n_params() / 1e6,
                c.tie_embeddings ? ", head tied to embeddings" : "");
     fmt::print("file dtype:   {}  ({:.1f} MiB of tensor data)\n", m->report().source_dtype,

@@ -4,11 +4,11 @@
 
 namespace erank {
 
-extern const Architecture kLlama, kOpt, kGpt2, kGptNeox, kGemma3, kClipVision;
+extern const Architecture kLlama, kOpt, kGpt2, kGptNeox, kGemma3, kOpenELM, kClipVision;
 
 const std::vector<const Architecture*>& architectures() {
-  static const std::vector<const Architecture*> all{&kLlama,   &kOpt,    &kGpt2,
-                                                    &kGptNeox, &kGemma3, &kClipVision};
+  static const std::vector<const Architecture*> all{&kLlama,  &kOpt,     &kGpt2,      &kGptNeox,
+                                                    &kGemma3, &kOpenELM, &kClipVision};
   return all;
 }
 

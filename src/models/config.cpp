@@ -83,9 +83,24 @@ void validate_config(const ModelConfig& c, const std::string& origin) {
   pos(c.n_kv_heads, "num_key_value_heads");
   pos(c.head_dim, "head_dim");
   pos(c.intermediate, "intermediate_size");
-  if (c.n_heads % c.n_kv_heads != 0)
+  const bool per_layer =
+      !c.layer_heads.empty() || !c.layer_kv_heads.empty() || !c.layer_ffn.empty();
+  if (!per_layer && c.n_heads % c.n_kv_heads != 0)
     fail("{}: num_attention_heads {} is not a multiple of num_key_value_heads {}", origin,
          c.n_heads, c.n_kv_heads);
+  // Layer-wise scaling: every list has one entry per layer, each layer's shape is valid.
+  for (auto* v : {&c.layer_heads, &c.layer_kv_heads, &c.layer_ffn})
+    if (!v->empty() && static_cast<int64_t>(v->size()) != c.n_layers)
+      fail("{}: a per-layer list has {} entries for {} layers", origin, v->size(), c.n_layers);
+  if (per_layer)
+    for (int64_t i = 0; i < c.n_layers; ++i) {
+      const int64_t h = c.heads_at(i), kv = c.kv_heads_at(i), f = c.ffn_at(i);
+      if (h <= 0 || kv <= 0 || f <= 0 || h % kv != 0)
+        fail(
+            "{}: layer {} has {} query heads, {} KV heads, FFN width {} (heads must be a positive "
+            "multiple of KV heads)",
+            origin, i, h, kv, f);
+    }
   if (c.rope.rotary_dim % 2 != 0 || c.rope.rotary_dim > c.head_dim)
     fail("{}: rotary dims {} invalid for head_dim {}", origin, c.rope.rotary_dim, c.head_dim);
 }

@@ -51,6 +51,11 @@ struct ModelConfig {
   struct {
     double embed = 0, resid = 0, attn = 0;
   } dropout;
+  // Layer-wise scaling (OpenELM): per-layer query heads, KV heads and FFN widths. Empty for the
+  // other architectures, whose layers all have n_heads, n_kv_heads and intermediate (for OpenELM
+  // those hold the largest layer's values).
+  std::vector<int64_t> layer_heads, layer_kv_heads, layer_ffn;
+  bool qk_norm = false;  // OpenELM normalize_qk_projections: RMSNorm on each q and k head
   // Initialisation of the untrained twin (HF _init_weights).
   double init_std = 0.02;
   int64_t bos_id = -1, eos_id = -1, pad_id = -1;
@@ -58,6 +63,15 @@ struct ModelConfig {
   nlohmann::json raw;  // config.json as written (written back by `erank twin`)
 
   int64_t kv_groups() const { return n_heads / n_kv_heads; }
+  int64_t heads_at(int64_t i) const {
+    return layer_heads.empty() ? n_heads : layer_heads.at(size_t(i));
+  }
+  int64_t kv_heads_at(int64_t i) const {
+    return layer_kv_heads.empty() ? n_kv_heads : layer_kv_heads.at(size_t(i));
+  }
+  int64_t ffn_at(int64_t i) const {
+    return layer_ffn.empty() ? intermediate : layer_ffn.at(size_t(i));
+  }
   int64_t out_dim() const { return embed_proj_dim > 0 ? embed_proj_dim : hidden; }
 };
 

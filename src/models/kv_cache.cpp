@@ -22,18 +22,19 @@ int64_t layer_cap(const ModelConfig& c, int64_t i, int64_t max_context) {
 size_t KVCache::bytes_for(const ModelConfig& c, int64_t n_slots, int64_t max_context,
                           Precision prec) {
   const size_t elem = prec == Precision::f32 ? sizeof(float) : sizeof(double);
-  size_t rows = 0;
+  size_t values = 0;  // per layer: its rows times its KV width (OpenELM's differ by layer)
   for (int64_t i = 0; i < c.n_layers; ++i)
-    rows += static_cast<size_t>(n_slots * layer_cap(c, i, max_context));
-  return 2 * rows * static_cast<size_t>(c.n_kv_heads * c.head_dim) * elem;
+    values +=
+        static_cast<size_t>(n_slots * layer_cap(c, i, max_context) * c.kv_heads_at(i) * c.head_dim);
+  return 2 * values * elem;
 }
 
 KVCache::KVCache(const ModelConfig& c, Backend& be, int64_t n_slots, int64_t max_context)
     : len_(static_cast<size_t>(n_slots), 0), n_slots_(n_slots), max_context_(max_context) {
   if (n_slots < 1 || max_context < 1)
     fail("KV cache: {} slots of {} tokens (both must be at least 1)", n_slots, max_context);
-  const int64_t width = c.n_kv_heads * c.head_dim;
   for (int64_t i = 0; i < c.n_layers; ++i) {
+    const int64_t width = c.kv_heads_at(i) * c.head_dim;
     KVLayer l;
     l.cap = layer_cap(c, i, max_context);
     l.ring = l.cap < max_context;

@@ -423,10 +423,11 @@ double forward_flops(const ModelConfig& cfg, const Architecture& arch,
     if (lookup || (s.head && !logits)) continue;
     per_token += 2.0 * double(s.shape[0]) * double(s.shape[1]);
   }
+  double q_width = 0;  // query heads x head_dim, summed over layers
+  for (int64_t i = 0; i < cfg.n_layers; ++i) q_width += double(cfg.heads_at(i) * cfg.head_dim);
   double total = 0;
   for (int64_t n : seq_lengths)
-    total += per_token * double(n) + 2.0 * double(n) * double(n + 1) *
-                                         double(cfg.n_heads * cfg.head_dim) * double(cfg.n_layers);
+    total += per_token * double(n) + 2.0 * double(n) * double(n + 1) * q_width;
   return total;
 }
 

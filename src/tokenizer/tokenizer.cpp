@@ -220,6 +220,12 @@ std::unique_ptr<Tokenizer> Tokenizer::from_json_text(std::string_view tokenizer_
 
 std::unique_ptr<Tokenizer> Tokenizer::from_hf_folder(const std::string& dir) {
   std::string path = dir + "/tokenizer.json";
+  // Apple's OpenELM checkpoints ship no tokenizer (they use Llama 2's): say where it goes.
+  if (!std::ifstream(path))
+    fail(
+        "{}: missing; the model folder needs its tokenizer.json (OpenELM checkpoints ship none: "
+        "copy the one of meta-llama/Llama-2-7b-hf there)",
+        path);
   std::string text = read_file(path);
   std::string cfg;
   std::ifstream probe(dir + "/tokenizer_config.json");
