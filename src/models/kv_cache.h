@@ -1,7 +1,8 @@
 // The key/value cache of incremental decoding: one KVLayer per layer (each as wide as that layer's
-// KV heads: OpenELM's differ), n_slots sequences of up to max_context tokens each. Sliding-window layers keep only their window (a ring), so a Gemma 3 or
-// Mistral cache grows with the context only in its full-attention layers. Memory is allocated once
-// here and never grows: the generator sizes it from --batch and --max-context.
+// KV heads: OpenELM's differ), n_slots sequences of up to max_context tokens each. Sliding-window
+// layers keep only their window (a ring), so a Gemma 3 or Mistral cache grows with the context only
+// in its full-attention layers. Memory is allocated once here and never grows: the generator sizes
+// it from --batch and --max-context.
 #pragma once
 #include <cstdint>
 #include <vector>
