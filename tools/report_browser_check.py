@@ -59,7 +59,8 @@ def series(*counts):
 def vs_params(prefix, models, plots):
     """models: dicts with diff_a, diff_b, red_tok, red_text, acc (None when missing)."""
     cnt = lambda k: sum(1 for m in models if finite(m.get(k)))
-    plots[prefix + "diff-vs-params"] = series(cnt("diff_a"), cnt("diff_b"))
+    if cnt("diff_a") or cnt("diff_b"):
+        plots[prefix + "diff-vs-params"] = series(cnt("diff_a"), cnt("diff_b"))
     if cnt("red_tok") or cnt("red_text"):
         plots[prefix + "loss-vs-params"] = series(cnt("red_tok"), cnt("red_text"))
     if cnt("acc"):

@@ -138,13 +138,16 @@ std::string vs_params_plots(const std::string& prefix, const std::vector<ModelPo
   diff.series.push_back(make("Diff-eRank (a)", [](const ModelPoint& p) { return p.diff_a; }));
   diff.series.push_back(make("Diff-eRank (b)", [](const ModelPoint& p) { return p.diff_b; }));
   diff.series.back().dashed = true;  // (a) and (b) are often close: keep both visible
-  out += figure(xy_svg(diff), table("Diff-eRank at the last layer (\u00b1 standard error)",
-                                    {"model", "parameters", "Diff-eRank (a)", "Diff-eRank (b)"},
-                                    [](const ModelPoint& p) {
-                                      return std::vector<std::string>{p.label, count(p.n_params),
-                                                                      pm(p.diff_a, p.diff_a_se),
-                                                                      pm(p.diff_b, p.diff_b_se)};
-                                    }));
+  const bool any_diff = std::any_of(
+      pts.begin(), pts.end(), [](auto& p) { return p.diff_a.has_value() || p.diff_b.has_value(); });
+  if (any_diff)  // erank rank has no twin, so no Diff-eRank
+    out += figure(xy_svg(diff), table("Diff-eRank at the last layer (\u00b1 standard error)",
+                                      {"model", "parameters", "Diff-eRank (a)", "Diff-eRank (b)"},
+                                      [](const ModelPoint& p) {
+                                        return std::vector<std::string>{p.label, count(p.n_params),
+                                                                        pm(p.diff_a, p.diff_a_se),
+                                                                        pm(p.diff_b, p.diff_b_se)};
+                                      }));
   const bool any_loss = std::any_of(pts.begin(), pts.end(), [](auto& p) {
     return p.red_tok.has_value() || p.red_text.has_value();
   });
@@ -453,7 +456,11 @@ Section sweep_section(const Input& in, const std::string& id) {
                          good ? count(m.at("n_params").get<double>()) : "",
                          opt_str(m, "n_layers", ""), num(opt_num(m, "erank_trained_a")),
                          num(opt_num(m, "erank_untrained_a")), num(opt_num(m, "loss_trained")),
-                         num(opt_num(m, "loss_untrained")), opt_str(m, "accuracy_metric", ""),
+                         num(opt_num(m, "loss_untrained")),
+                         m.contains("accuracy") && opt_num(m, "accuracy")
+                             ? opt_str(m, "accuracy_metric", "") + " " +
+                                   pm(opt_num(m, "accuracy"), opt_num(m, "accuracy_stderr"))
+                             : "",
                          opt_str(m, "error", "")});
       if (!good)
         failed += "<li><b>" + esc(opt_str(m, "name")) +

@@ -167,6 +167,15 @@ TEST(ReportPage, SameTextsOneComparisonOtherTextsTheirOwn) {
   EXPECT_EQ(html.find("tiny <a>"), std::string::npos);
 }
 
+TEST(ReportPage, RankResultsWithoutTwinHaveNoDiffPlot) {
+  json d = results_doc("m", 1e6, "abc");
+  d["command"] = "rank";
+  d.erase("loss");
+  for (auto& L : d["per_layer"]) L["diff_a"] = L["diff_b"] = L["erank_a_untrained"] = nullptr;
+  const auto p = plots_of(render_page({parse_input("rank.json", d.dump())}, {"0.1.0", ""}));
+  EXPECT_EQ(p, (std::map<std::string, int>{{"erank-per-layer", 1}}));
+}
+
 TEST(ReportSvg, TicksAndSeries) {
   EXPECT_EQ(linear_ticks(0, 1), (std::vector<double>{0, 0.2, 0.4, 0.6, 0.8, 1.0}));
   EXPECT_EQ(linear_ticks(-3, 12), (std::vector<double>{0, 5, 10}));  // step 2 would make 8

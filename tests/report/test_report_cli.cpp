@@ -210,11 +210,26 @@ TEST(ReportBrowser, RealResultsDrawnInChromium) {
         must(erank + "diff -q -t 1 -m " + (d / "models" / m).string() + data + "--out " + out));
     inputs.push_back(out);
   }
-  // The sweep, when this erank has it; else the schema sample stands in for it.
+  std::ofstream(d / "tasks/a.yaml") << kTaskA;
+  std::ofstream(d / "tasks/b.yaml") << kTaskB;
+  std::ofstream(d / "a.jsonl") << kDocsA;
+  std::ofstream(d / "b.jsonl") << kDocsB;
+  // Another model on other texts (two of them): its own comparison, and erank rank has no twin.
+  ASSERT_TRUE(must(erank + "rank -q -t 1 -m " + (d / "models/gpt2").string() + " --data " + texts +
+                   " --limit 2 --max-tokens 32 --layers all --out " + (d / "rank.json").string()));
+  inputs.push_back((d / "rank.json").string());
+  const std::string task_args =
+      " --include-path " + (d / "tasks").string() + " --tasks tiny_yes_no,tiny_colour ";
+  // The sweep (over the two tasks' items, with accuracy, and a model that fails to load), when
+  // this erank has it; else the schema sample stands in for it.
   if (run_in(d, erank + "sweep --help").code == 0) {
     std::string list;
-    for (const auto& m : models) list += (list.empty() ? "" : ",") + (d / "models" / m).string();
-    ASSERT_TRUE(must(erank + "sweep -q -t 1 --models " + list + data + "--work-dir " +
+    for (const auto& m : models) list += (d / "models" / m).string() + ",";
+    list += (d / "models/missing").string();
+    ASSERT_TRUE(must(erank + "sweep -q -t 1 --models " + list + task_args +
+                     "--with-accuracy --layers all --max-tokens 32 --task-data tiny_yes_no=" +
+                     (d / "a.jsonl").string() +
+                     " --task-data tiny_colour=" + (d / "b.jsonl").string() + " --work-dir " +
                      (d / "sweep.d").string() + " --out " + (d / "sweep.json").string()));
     inputs.push_back((d / "sweep.json").string());
   } else {
@@ -232,18 +247,12 @@ TEST(ReportBrowser, RealResultsDrawnInChromium) {
                    (kSrc / "tests/fixtures/arena/battles.jsonl").string() + " --out " +
                    (d / "arena.json").string()));
   inputs.push_back((d / "arena.json").string());
-  std::ofstream(d / "tasks/a.yaml") << kTaskA;
-  std::ofstream(d / "tasks/b.yaml") << kTaskB;
-  std::ofstream(d / "a.jsonl") << kDocsA;
-  std::ofstream(d / "b.jsonl") << kDocsB;
-  ASSERT_TRUE(must(erank + "eval -q -t 1 -m " + (d / "models/smollm2_tied").string() +
-                   " --include-path " + (d / "tasks").string() +
-                   " --tasks tiny_yes_no,tiny_colour --data tiny_yes_no=" +
-                   (d / "a.jsonl").string() + " --data tiny_colour=" + (d / "b.jsonl").string() +
-                   " --output-path " + (d / "eval").string()));
+  ASSERT_TRUE(must(erank + "eval -q -t 1 -m " + (d / "models/smollm2_tied").string() + task_args +
+                   "--data tiny_yes_no=" + (d / "a.jsonl").string() + " --data tiny_colour=" +
+                   (d / "b.jsonl").string() + " --output-path " + (d / "eval").string()));
   for (const auto& e : fs::recursive_directory_iterator(d / "eval"))
     if (e.path().filename().string().rfind("results_", 0) == 0) inputs.push_back(e.path().string());
-  ASSERT_EQ(inputs.size(), models.size() + 5);
+  ASSERT_EQ(inputs.size(), models.size() + 6);
 
   std::string list;
   for (const auto& i : inputs) list += " " + i;
