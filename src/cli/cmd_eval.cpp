@@ -4,6 +4,8 @@
 // results/samples files; sweeps over shots and few-shot label modes in one command.
 #include <fmt/core.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -48,6 +50,8 @@ struct Options {
   double temperature = 0.7, code_timeout = 3.0;
   uint64_t gen_seed = 1234;
   bool allow_code = false;
+  bool contamination = false;
+  std::string contamination_k;
 };
 
 template <class T>
@@ -77,6 +81,31 @@ std::vector<T> split_list(const std::string& s, const char* what) {
   return out;
 }
 
+// --contamination's k list: fractions in (0, 1], no repeats; default 0.2. Empty when off.
+std::vector<double> contamination_ks(const Options& o) {
+  if (!o.contamination) {
+    if (!o.contamination_k.empty()) fail("--contamination-k needs --contamination");
+    return {};
+  }
+  std::vector<double> ks;
+  for (auto& item : split_list<std::string>(o.contamination_k.empty() ? "0.2" : o.contamination_k,
+                                            "--contamination-k")) {
+    size_t used = 0;
+    double k = NAN;
+    try {
+      k = std::stod(item, &used);
+    } catch (const std::exception&) {
+    }
+    if (used != item.size() || !(k > 0 && k <= 1))
+      fail("--contamination-k: '{}' is not a fraction in (0, 1]", item);
+    if (std::find(ks.begin(), ks.end(), k) != ks.end())
+      fail("--contamination-k: {} is given twice", item);
+    ks.push_back(k);
+  }
+  if (ks.empty()) fail("--contamination-k: no value given");
+  return ks;
+}
+
 int run(const Options& o) {
   auto reg = TaskRegistry::load(TaskRegistry::default_dirs(o.include_paths));
   if (o.list) {
@@ -102,6 +131,7 @@ int run(const Options& o) {
   if (o.scoring != "loglikelihood" && o.scoring != "opencompass-ppl")
     fail("--scoring: '{}' is not one of loglikelihood, opencompass-ppl", o.scoring);
   if (o.multiturn && !o.chat) fail("--fewshot-as-multiturn needs --apply-chat-template");
+  s.contamination_k = contamination_ks(o);
   for (auto& d : o.data) {
     const auto eq = d.find('=');
     if (eq == std::string::npos || eq == 0 || eq + 1 == d.size())
@@ -213,6 +243,7 @@ int run(const Options& o) {
       if (o.max_gen_toks > 0) info.settings["max_gen_toks"] = o.max_gen_toks;
       if (!o.cot_trigger.empty()) info.settings["cot_trigger"] = o.cot_trigger;
       if (!o.dola.empty()) info.settings["dola_layers"] = s.dola_layers;
+      if (!s.contamination_k.empty()) info.settings["contamination_k"] = s.contamination_k;
       if (o.self_consistency > 1) {
         info.settings["self_consistency"] = o.self_consistency;
         info.settings["temperature"] = o.temperature;
@@ -323,6 +354,11 @@ RunFn setup(CLI::App& app) {
                "run model-written code (HumanEval) in erank's sandbox");
   app.add_option("--code-timeout", o->code_timeout, "seconds per program in the sandbox")
       ->capture_default_str();
+  app.add_flag("--contamination", o->contamination,
+               "add Min-K% Prob and Min-K%++ membership scores of each document's zero-shot "
+               "question + gold answer (per item in the samples, distributions in the results)");
+  app.add_option("--contamination-k", o->contamination_k,
+                 "fraction(s) of lowest-scoring tokens averaged, e.g. 0.1,0.2 (default 0.2)");
   app.add_flag("--quiet,-q", o->quiet, "no progress or timing on stderr");
   return [o] { return run(*o); };
 }

@@ -13,6 +13,7 @@
 #include "data/py_random.h"
 #include "data/sha256.h"
 #include "models/model.h"
+#include "tasks/contamination.h"
 #include "tasks/fewshot.h"
 #include "tasks/loglikelihood.h"
 #include "tasks/mc_metrics.h"
@@ -635,6 +636,7 @@ EvalOutput evaluate(const TaskRegistry& reg, const Model& model, const Tokenizer
     }
     out.tasks.push_back(std::move(tr));
   }
+  add_contamination(runs, out, model, tok, be, s);
   for (auto& tr : out.tasks) by_name[tr.name] = &tr;
 
   // 5. Groups: size-weighted means over all leaf tasks, pooled standard errors (lm-eval).

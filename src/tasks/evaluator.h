@@ -43,6 +43,9 @@ struct EvalSettings {
   // --dola: multiple-choice requests scored by DoLa's contrast over these candidate layers
   // (LLOptions::dola_layers); empty: log-probabilities. Generative tasks refuse it.
   std::vector<int> dola_layers;
+  // --contamination: Min-K% Prob and Min-K%++ of each document's zero-shot text at these k
+  // (tasks/contamination.h); empty: off.
+  std::vector<double> contamination_k;
   int64_t batch_tokens = 4096;
   int64_t max_length = 0;  // 0: the model's positions
   bool log_samples = false;
@@ -101,6 +104,7 @@ struct TaskResult {
   std::map<std::string, double> metrics;        // acc, acc_norm ...
   std::map<std::string, double> stderrs;        // missing: "N/A"
   std::vector<nlohmann::ordered_json> samples;  // lm-eval samples lines (when log_samples)
+  nlohmann::ordered_json contamination;         // --contamination's block (null when off)
 };
 
 struct GroupResult {

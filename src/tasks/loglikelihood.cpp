@@ -13,6 +13,7 @@
 #include "tasks/loglikelihood.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <deque>
 #include <limits>
@@ -180,8 +181,8 @@ class ScoreSink : public TapSink {
  public:
   // exits: DoLa's early exits at the step's logit rows (null: plain log-probabilities).
   ScoreSink(const std::vector<Jobs>& jobs, std::vector<LLResult>& res, std::vector<int64_t>& left,
-            gen::EarlyExits* exits = nullptr)
-      : jobs_(jobs), res_(res), left_(left), exits_(exits) {}
+            gen::EarlyExits* exits, std::span<const LLRequest> reqs, const LLOptions& opt)
+      : jobs_(jobs), res_(res), left_(left), exits_(exits), reqs_(reqs), opt_(opt) {}
   // A step of prefixes only needs no logits (and empty logit rows would mean all rows).
   bool wants(Tap t) const override {
     return !jobs_.empty() && (t == Tap::logits || (exits_ && exits_->wants(t)));
@@ -191,6 +192,7 @@ class ScoreSink : public TapSink {
     if (t != Tap::logits) return;
     ERANK_CHECK(x.rows == static_cast<int64_t>(jobs_.size()), "loglikelihood: {} logit rows for {}",
                 x.rows, jobs_.size());
+    if (opt_.on_token) token_rows(x);
     if (exits_) return dola_scores(x);
     const int64_t R = x.rows, V = x.cols;
     std::vector<double> lse(static_cast<size_t>(R));
@@ -212,6 +214,32 @@ class ScoreSink : public TapSink {
         --left_[req];
       }
     }
+  }
+
+  // LLOptions::on_token for every (request, token) of the step, before left_ counts them: a
+  // request's rows come in continuation order (its tail is scheduled after its first token).
+  void token_rows(const Act& x) {
+    std::vector<std::array<int64_t, 3>> calls;  // (request, index in continuation, row)
+    std::unordered_map<size_t, int64_t> seen;
+    for (size_t r = 0; r < jobs_.size(); ++r)
+      for (const auto& [req, tok] : jobs_[r]) {
+        const int64_t pos =
+            static_cast<int64_t>(reqs_[req].continuation.size()) - left_[req] + seen[req]++;
+        calls.push_back({static_cast<int64_t>(req), pos, static_cast<int64_t>(r)});
+      }
+    const int64_t n = static_cast<int64_t>(calls.size());
+    std::vector<std::string> errors(calls.size());  // an exception must not leave the parallel loop
+#pragma omp parallel for schedule(dynamic) if (n > 1)
+    for (int64_t i = 0; i < n; ++i) {
+      const auto& c = calls[size_t(i)];
+      try {
+        opt_.on_token(static_cast<size_t>(c[0]), c[1], x, c[2]);
+      } catch (const std::exception& e) {
+        errors[size_t(i)] = e.what();
+      }
+    }
+    for (const std::string& e : errors)
+      if (!e.empty()) fail("{}", e);
   }
 
   // DoLa's contrast per row (in f32, as the reference), summed over the row's tokens.
@@ -269,6 +297,8 @@ class ScoreSink : public TapSink {
   std::vector<LLResult>& res_;
   std::vector<int64_t>& left_;
   gen::EarlyExits* exits_;
+  std::span<const LLRequest> reqs_;
+  const LLOptions& opt_;
 };
 
 class Scorer {
@@ -310,7 +340,7 @@ class Scorer {
         exits = std::make_unique<gen::EarlyExits>(model_, be_, opt_.dola_layers);
         exits->set_rows(st.opt.logit_rows);
       }
-      ScoreSink sink(st.jobs, res_, left_, exits.get());
+      ScoreSink sink(st.jobs, res_, left_, exits.get(), reqs_, opt_);
       model_.forward_step(be_, st.seqs, st.slots, cache, sink, st.opt);
       stats_.logit_rows += static_cast<int64_t>(st.jobs.size());
       finish(st);

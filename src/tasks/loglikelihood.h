@@ -60,6 +60,10 @@ struct LLOptions {
   // log p_final - log p_premature, the premature layer chosen per token among these hidden-state
   // indices by JSD (generate/dola.h); is_greedy then means the argmax of those scores.
   std::vector<int> dola_layers;
+  // Optional: each scored continuation token's logit row (the final logits, DoLa or not), as
+  // (request, index in its continuation, logits, row), called from several threads at once, once
+  // per (request, index). The contamination scores read the whole distribution here.
+  std::function<void(size_t, int64_t, const Act&, int64_t)> on_token;
 };
 
 std::vector<LLResult> score_loglikelihood(const Model& model, Backend& be,

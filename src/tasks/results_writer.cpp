@@ -10,6 +10,7 @@
 
 #include "core/error.h"
 #include "io/atomic_file.h"
+#include "tasks/contamination.h"
 
 namespace fs = std::filesystem;
 using ojson = nlohmann::ordered_json;
@@ -110,6 +111,8 @@ ojson results_json(const EvalOutput& out, const RunInfo& info) {
   r["n-shot"] = nshot;
   r["higher_is_better"] = hib;
   r["n-samples"] = nsamples;
+  for (auto& t : out.tasks)  // --contamination: per task, beside lm-eval's fields
+    if (!t.contamination.is_null()) r["contamination"][t.name] = t.contamination;
   ojson cfg{{"model", "erank"}, {"model_args", info.model_args}};
   for (auto& [k, v] : info.settings.items()) cfg[k] = v;
   r["config"] = cfg;
@@ -240,7 +243,7 @@ std::string results_table(const EvalOutput& out) {
     s += std::string(w[i] - 1, '-') + (right[i] ? ":" : "-") + "|";
   s += "\n";
   for (auto& r : rows) s += line(cells(r));
-  return s;
+  return s + contamination_table(out);
 }
 
 }  // namespace erank
