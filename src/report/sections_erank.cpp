@@ -251,8 +251,9 @@ Section results_section(const std::vector<const Input*>& files, const std::strin
   sec.id = id;
   sec.kind = "results";
   const json& ds0 = files[0]->doc.at("dataset");
-  sec.title = fmt::format("Model comparison on {} ({} model{})", opt_str(ds0, "name", "?"),
-                          files.size(), files.size() == 1 ? "" : "s");
+  sec.title = fmt::format("Model comparison: {} model{} on {} ({} texts)", files.size(),
+                          files.size() == 1 ? "" : "s", opt_str(ds0, "name", "?"),
+                          opt_str(ds0, "n_texts", "?"));
   std::vector<std::string> names;
   for (const Input* f : files) {
     sec.files.push_back(f->path);
