@@ -1,5 +1,7 @@
 #include "report/html.h"
 
+#include "core/error.h"
+
 #include <fmt/format.h>
 
 #include <cmath>
@@ -83,6 +85,10 @@ std::string table_html(const Table& t) {
   for (const auto& h : t.head) s += "<th>" + esc(h) + "</th>";
   s += "</tr></thead><tbody>\n";
   for (const auto& row : t.rows) {
+    // A row wider or narrower than the head shifts every later cell under the wrong header.
+    ERANK_CHECK(row.size() == t.head.size(),
+                "report table '{}': a row of {} cells under {} headers", t.caption, row.size(),
+                t.head.size());
     s += "<tr>";
     for (const auto& c : row)
       s += (t.numeric_right && numeric_looking(c) ? "<td class=\"n\">" : "<td>") + esc(c) + "</td>";

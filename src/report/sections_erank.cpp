@@ -265,8 +265,9 @@ Section results_section(const std::vector<const Input*>& files, const std::strin
   // Settings of every file (they may differ in what does not break the comparison).
   Table set;
   set.caption = "Inputs and settings";
-  set.head = {"model",  "file",       "erank", "command", "dataset", "texts",
-              "tokens", "max tokens", "twins", "mode",    "backend", "dataset sha256"};
+  set.head = {"model",     "model path", "results file",  "erank",      "command",
+              "dataset",   "texts",      "tokens",        "max tokens", "twin seeds",
+              "twin mode", "backend",    "dataset sha256"};
   for (size_t i = 0; i < files.size(); ++i) {
     const json& d = files[i]->doc;
     const json& st = d.value("settings", json::object());
