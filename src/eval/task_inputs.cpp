@@ -6,6 +6,7 @@
 #include "core/error.h"
 #include "io/gguf.h"
 #include "models/model.h"
+#include "tasks/contamination.h"
 #include "tasks/evaluator.h"
 #include "tokenizer/tokenizer.h"
 
@@ -20,22 +21,6 @@ EvalSettings settings_for(const std::string& task, const TaskInputOptions& o) {
   return s;
 }
 
-// The item's text: question + delimiter + correct answer (see the header).
-std::string item_text(const PreparedTask& t, const PreparedDoc& d) {
-  const ojson& doc = t.eval_docs.at(size_t(d.doc_id));
-  const PromptBuilder& pb = *t.prompts;
-  if (t.generative()) {
-    const ojson target = d.target.is_array() && !d.target.empty() ? d.target[0] : d.target;
-    return py_str(pb.doc_to_text(doc)) + t.cfg->target_delimiter + py_str(target);
-  }
-  if (d.gold.empty() || d.gold[0] < 0 || size_t(d.gold[0]) >= d.conts.size())
-    fail("task {}: document {}: no correct answer among its {} choices", t.cfg->task, d.doc_id,
-         d.conts.size());
-  const size_t g = size_t(d.gold[0]);
-  if (pb.multiple_input()) return d.choices.at(g) + d.conts[g];
-  return py_str(pb.doc_to_text(doc)) + d.conts[g];
-}
-
 }  // namespace
 
 Dataset task_texts(const TaskRegistry& reg, const std::string& task, const TaskInputOptions& o) {
@@ -46,7 +31,9 @@ Dataset task_texts(const TaskRegistry& reg, const std::string& task, const TaskI
     out.n_records += t.n_original;
     for (const PreparedDoc& d : t.docs) {
       Text x;
-      x.text = item_text(t, d);
+      // The same question + answer that --contamination scores (tasks/contamination.h).
+      const auto [question, answer] = contamination_text(t, d);
+      x.text = question + answer;
       x.id = fmt::format("{}:{}", t.cfg->task, d.doc_id);
       x.record = static_cast<int64_t>(out.texts.size());
       if (x.text.empty()) {
