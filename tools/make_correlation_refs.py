@@ -60,6 +60,7 @@ def main():
     # The paper's OPT numbers (REFERENCE.md §1): Diff-eRank on OpenBookQA vs accuracy, 5 sizes.
     cases.append(case("opt_openbookqa", [1.410, 2.140, 2.338, 2.280, 3.032],
                       [0.276, 0.332, 0.370, 0.360, 0.366]))
+    worst = None
     if args.sweep:
         doc = json.load(open(args.sweep))
         keys = ["n_params", "diff_a", "diff_b", "reduced_loss_per_token", "reduced_loss_per_text",
@@ -69,12 +70,21 @@ def main():
             for i, a in enumerate(keys):
                 for b in keys[i + 1:]:
                     if all(m.get(a) is not None and m.get(b) is not None for m in ok) and len(ok) >= 2:
-                        cases.append(case(f"sweep_{s['name']}_{a}_{b}", [m[a] for m in ok],
-                                          [m[b] for m in ok]))
+                        c = case(f"sweep_{s['name']}_{a}_{b}", [m[a] for m in ok], [m[b] for m in ok])
+                        cases.append(c)
+                        # What erank sweep itself reported for this pair, against scipy.
+                        for rep in s["correlations"]:
+                            if rep["x"] == a and rep["y"] == b:
+                                for k in ("pearson", "spearman", "kendall"):
+                                    if rep[k] is not None and c[k] is not None:
+                                        d = abs(rep[k] - c[k])
+                                        worst = d if worst is None else max(worst, d)
     with open(OUT, "w") as f:
         json.dump({"scipy": scipy.__version__, "cases": cases}, f, indent=1)
         f.write("\n")
     print(f"{OUT}: {len(cases)} cases (scipy {scipy.__version__})")
+    if worst is not None:
+        print(f"erank sweep's reported correlations vs scipy: max |difference| {worst:.3g}")
 
 
 if __name__ == "__main__":

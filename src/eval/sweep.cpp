@@ -193,7 +193,8 @@ json run_sweep(const SweepSettings& s) {
     json rows = json::array();
     for (size_t i = 0; i < s.models.size(); ++i) {
       const std::string& model = s.models[i];
-      const std::string stem = fmt::format("{:02d}-{}", i, sanitize_model_name(model));
+      // The index keeps two models with the same file name apart.
+      const std::string stem = fmt::format("{:02d}-{}", i, sanitize_model_name(short_name(model)));
       const fs::path results_file = dir / (stem + ".json");
       const fs::path per_text = dir / (stem + ".per_text.jsonl");
       if (fs::exists(per_text) && !s.run.resume)
