@@ -57,6 +57,8 @@ class GGUFFile {
   double get_float_or(std::string_view key, double def) const;
   bool get_bool_or(std::string_view key, bool def) const;
   std::vector<std::string> get_string_array(std::string_view key) const;
+  // As get_string_array without copying: views valid as long as this GGUFFile lives.
+  std::vector<std::string_view> get_string_array_views(std::string_view key) const;
   std::vector<double> get_float_array(std::string_view key) const;
   std::vector<int64_t> get_int_array(std::string_view key) const;
 

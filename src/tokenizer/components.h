@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "tokenizer/regex.h"
+#include "tokenizer/vocab.h"
 
 namespace erank::tok {
 
@@ -63,6 +64,20 @@ class Model {
   virtual int64_t vocab_size() const = 0;
 };
 std::unique_ptr<Model> make_model(const json& j);
+
+// A BPE model from tables rather than a tokenizer.json object (the GGUF front end: building and
+// re-parsing a JSON vocabulary of 262k tokens and a million merges cost seconds). `options` is the
+// model object without "vocab" and "merges"; merges are in rank order, either "a b" texts (viewing
+// memory that outlives the call) or ids.
+struct BpeMerge {
+  int32_t left, right, merged;
+};
+struct BpeTables {
+  Vocab vocab;
+  std::vector<std::string_view> merge_texts;
+  std::vector<BpeMerge> merge_ids;
+};
+std::unique_ptr<Model> make_bpe(const json& options, BpeTables tables);
 
 // Maps a sequence of ids to the sequence with special tokens (single sequence only).
 class PostProcessor {

@@ -1,10 +1,13 @@
-// Tokenizer::from_gguf: rebuilds, as a tokenizer.json object, the tokenizer transformers makes
-// from a GGUF vocabulary (integrations/gguf/gguf_tokenizer_mapping.py in transformers 5), then
-// runs the same engine as from_hf_folder. Covered: tokenizer.ggml.model "gpt2" (byte-level BPE,
-// split regex chosen by tokenizer.ggml.pre) and "llama" (SentencePiece BPE with byte fallback;
-// Gemma and Phi-3 variants chosen by general.architecture).
+// Tokenizer::from_gguf: rebuilds the tokenizer transformers makes from a GGUF vocabulary
+// (integrations/gguf/gguf_tokenizer_mapping.py in transformers 5) and runs the same engine as
+// from_hf_folder: the pipeline as a tokenizer.json object, the BPE vocabulary and merges as
+// tables (ids, views into the file's metadata) since those are 262k tokens and ~1M merges. Covered:
+// tokenizer.ggml.model "gpt2" (byte-level BPE, split regex chosen by tokenizer.ggml.pre) and
+// "llama" (SentencePiece BPE with byte fallback; Gemma and Phi-3 variants chosen by
+// general.architecture).
 #include <algorithm>
 #include <map>
+#include <string_view>
 #include <unordered_map>
 
 #include "core/error.h"
@@ -47,66 +50,82 @@ const char* split_for_pre(const std::string& pre) {
   return nullptr;  // qwen35 has its own regex in transformers; not covered (falls back)
 }
 
-std::vector<std::string> split_chars(const std::string& s) {
-  std::vector<std::string> out;
-  for (size_t i = 0; i < s.size();) {
-    size_t a = i;
-    i += tok::cp_len(static_cast<uint8_t>(s[a]));
-    out.push_back(s.substr(a, i - a));
-  }
-  return out;
-}
-
 // transformers' generate_merges: every split of a token into two vocab tokens, ordered by score
-// (descending when scores are given, else by vocab id ascending), then by piece lengths.
-// `order` lists the distinct tokens in dict insertion order with their score.
-json generate_merges(const std::unordered_map<std::string, int64_t>& vocab,
-                     const std::vector<std::pair<std::string, double>>& order, bool reverse) {
+// (descending when `reverse`, for scores; ascending for vocab ids), then by piece lengths, ties
+// in generation order (Python's stable sort). `order` lists the distinct tokens in dict insertion
+// order as (vocab id, score). Works on ids and string_views: no string is built per split.
+// Instead of one stable sort of all (~1M for Gemma) merges, tokens are stably sorted by score and
+// each run of equal scores by lengths, which is the same order.
+std::vector<tok::BpeMerge> generate_merges(const tok::Vocab& vocab,
+                                           const std::vector<std::pair<int32_t, double>>& order,
+                                           bool reverse) {
   struct M {
-    std::string l, r;
-    double score;
-    size_t ll, lr;
+    tok::BpeMerge m;
+    uint32_t ll, lr;  // lengths of the two pieces in characters
   };
-  std::vector<M> merges;
-  std::vector<M> local;
-  for (auto& [tok, score] : order) {
-    auto chars = split_chars(tok);
-    if (chars.size() < 2) continue;
-    local.clear();
-    size_t off = 0;
-    for (size_t k = 1; k < chars.size(); ++k) {
-      off += chars[k - 1].size();
-      std::string l = tok.substr(0, off), r = tok.substr(off);
-      if (vocab.count(l) && vocab.count(r)) local.push_back({l, r, score, k, chars.size() - k});
+  std::vector<uint32_t> idx(order.size());
+  for (size_t i = 0; i < idx.size(); ++i) idx[i] = static_cast<uint32_t>(i);
+  auto score_before = [&](uint32_t a, uint32_t b) {
+    return reverse ? order[a].second > order[b].second : order[a].second < order[b].second;
+  };
+  if (!std::is_sorted(idx.begin(), idx.end(), score_before))
+    std::stable_sort(idx.begin(), idx.end(), score_before);
+  auto len_before = [&](const M& a, const M& b) {
+    if (a.ll != b.ll) return reverse ? a.ll > b.ll : a.ll < b.ll;
+    return reverse ? a.lr > b.lr : a.lr < b.lr;
+  };
+  std::vector<tok::BpeMerge> out;
+  out.reserve(order.size() * 4);
+  std::vector<M> group, local;
+  std::vector<size_t> cuts;
+  for (size_t g = 0; g < idx.size();) {
+    size_t g_end = g + 1;
+    while (g_end < idx.size() && order[idx[g_end]].second == order[idx[g]].second) ++g_end;
+    group.clear();
+    for (size_t t = g; t < g_end; ++t) {
+      const int32_t id = order[idx[t]].first;
+      const std::string_view tok = *vocab.token(id);
+      cuts.clear();
+      for (size_t i = 0; i < tok.size();) {
+        i = std::min(tok.size(), i + tok::cp_len(static_cast<uint8_t>(tok[i])));
+        cuts.push_back(i);
+      }
+      const auto n = static_cast<uint32_t>(cuts.size());
+      local.clear();
+      for (uint32_t k = 1; k < n; ++k) {
+        auto l = vocab.find(tok.substr(0, cuts[k - 1]));
+        if (!l) continue;
+        if (auto r = vocab.find(tok.substr(cuts[k - 1]))) local.push_back({{*l, *r, id}, k, n - k});
+      }
+      std::stable_sort(local.begin(), local.end(), [](const M& a, const M& b) {
+        return a.m.left != b.m.left ? a.m.left < b.m.left : a.m.right < b.m.right;
+      });
+      group.insert(group.end(), local.begin(), local.end());
     }
-    std::stable_sort(local.begin(), local.end(), [&](const M& a, const M& b) {
-      int64_t al = vocab.at(a.l), bl = vocab.at(b.l);
-      return al != bl ? al < bl : vocab.at(a.r) < vocab.at(b.r);
-    });
-    for (auto& m : local) merges.push_back(std::move(m));
+    std::stable_sort(group.begin(), group.end(), len_before);
+    for (auto& m : group) out.push_back(m.m);
+    g = g_end;
   }
-  auto key_less = [](const M& a, const M& b) {
-    if (a.score != b.score) return a.score < b.score;
-    if (a.ll != b.ll) return a.ll < b.ll;
-    return a.lr < b.lr;
-  };
-  if (reverse)
-    std::stable_sort(merges.begin(), merges.end(),
-                     [&](const M& a, const M& b) { return key_less(b, a); });
-  else
-    std::stable_sort(merges.begin(), merges.end(), key_less);
-  json out = json::array();
-  for (auto& m : merges) out.push_back(json::array({m.l, m.r}));
   return out;
 }
 
 }  // namespace
 
-std::pair<json, json> gguf_tokenizer_json(const GGUFFile& f) {
+namespace {
+
+// The tokenizer as transformers converts it: tokenizer.json `j` (its model without "vocab" and
+// "merges", which are in `tables`) and tokenizer_config.json `cfg`.
+struct Converted {
+  json j, cfg;
+  tok::BpeTables tables;
+};
+
+Converted convert(const GGUFFile& f) {
   std::string type = f.get_string("tokenizer.ggml.model");
   std::string arch = f.has("general.architecture") ? f.get_string("general.architecture") : "";
   std::string pre = f.has("tokenizer.ggml.pre") ? f.get_string("tokenizer.ggml.pre") : "";
-  std::vector<std::string> tokens = f.get_string_array("tokenizer.ggml.tokens");
+  const bool gemma = arch == "gemma" || arch == "gemma2" || arch == "gemma3";
+  const std::vector<std::string_view> tokens = f.get_string_array_views("tokenizer.ggml.tokens");
   std::vector<int64_t> types;
   if (f.has("tokenizer.ggml.token_type")) types = f.get_int_array("tokenizer.ggml.token_type");
   if (!types.empty() && types.size() != tokens.size())
@@ -114,10 +133,10 @@ std::pair<json, json> gguf_tokenizer_json(const GGUFFile& f) {
          tokens.size());
   std::vector<double> scores;
   if (f.has("tokenizer.ggml.scores")) scores = f.get_float_array("tokenizer.ggml.scores");
-  json merges_in;
+  Converted out;
+  tok::BpeTables& tables = out.tables;
   bool have_merges = f.has("tokenizer.ggml.merges");
-  std::vector<std::string> merges_raw;
-  if (have_merges) merges_raw = f.get_string_array("tokenizer.ggml.merges");
+  if (have_merges) tables.merge_texts = f.get_string_array_views("tokenizer.ggml.merges");
 
   json cfg = json::object();
   if (f.has("tokenizer.ggml.add_bos_token"))
@@ -130,7 +149,7 @@ std::pair<json, json> gguf_tokenizer_json(const GGUFFile& f) {
     int64_t id = f.get_int(key);
     if (id < 0 || id >= static_cast<int64_t>(tokens.size()))
       fail("{}: {} = {} is outside the {} tokens", f.path(), key, id, tokens.size());
-    return tokens[id];
+    return std::string(tokens[id]);
   };
   std::pair<const char*, const char*> specials[] = {
       {"bos_token", "tokenizer.ggml.bos_token_id"},
@@ -143,7 +162,8 @@ std::pair<json, json> gguf_tokenizer_json(const GGUFFile& f) {
   json j = json::object();
   j["normalizer"] = nullptr;
   j["post_processor"] = nullptr;
-  std::vector<std::string> spelled = tokens;  // the vocabulary as the converted tokenizer spells it
+  // The vocabulary as the converted tokenizer spells it.
+  std::vector<std::string> spelled(tokens.begin(), tokens.end());
   const bool byte_level = type == "gpt2";
   json model;
   if (byte_level) {
@@ -168,7 +188,6 @@ std::pair<json, json> gguf_tokenizer_json(const GGUFFile& f) {
     j["pre_tokenizer"] = {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", true}};
     j["decoder"] = {{"type", "ByteLevel"}};
   } else if (type == "llama") {
-    bool gemma = arch == "gemma" || arch == "gemma2" || arch == "gemma3";
     if (gemma)
       for (auto& t : spelled) {
         bool has_space = t.find(' ') != std::string::npos, all_ws = !t.empty();
@@ -218,45 +237,39 @@ std::pair<json, json> gguf_tokenizer_json(const GGUFFile& f) {
       }
     }
     j["decoder"] = {{"type", "Sequence"}, {"decoders", dec}};
-    if (!have_merges) {
-      // Scores: Gemma's follow file order (-index), others come from tokenizer.ggml.scores.
-      if (!gemma && scores.size() != tokens.size())
-        fail("{}: tokenizer.ggml.scores has {} entries for {} tokens", f.path(), scores.size(),
-             tokens.size());
-      std::unordered_map<std::string, int64_t> vocab;
-      std::unordered_map<std::string, size_t> pos;
-      std::vector<std::pair<std::string, double>> order;
-      for (size_t i = 0; i < spelled.size(); ++i) {
-        vocab[spelled[i]] = static_cast<int64_t>(i);
-        double s = gemma ? -static_cast<double>(i) : scores[i];
-        auto [it, fresh] = pos.try_emplace(spelled[i], order.size());
-        if (fresh)
-          order.emplace_back(spelled[i], s);
-        else
-          order[it->second].second = s;
-      }
-      merges_in = generate_merges(vocab, order, true);
-    }
+    // Scores: Gemma's follow file order (-index), others come from tokenizer.ggml.scores.
+    if (!have_merges && !gemma && scores.size() != tokens.size())
+      fail("{}: tokenizer.ggml.scores has {} entries for {} tokens", f.path(), scores.size(),
+           tokens.size());
   } else {
     fail("{}: tokenizer.ggml.model \"{}\" is not supported (supported: gpt2, llama)", f.path(),
          type);
   }
-  if (have_merges) {
-    merges_in = json::array();
-    for (auto& m : merges_raw) merges_in.push_back(m);
-  } else if (byte_level) {
-    std::unordered_map<std::string, int64_t> vocab;
-    std::vector<std::pair<std::string, double>> order;
-    for (size_t i = 0; i < spelled.size(); ++i) vocab[spelled[i]] = static_cast<int64_t>(i);
-    for (size_t i = 0; i < spelled.size(); ++i)
-      if (vocab[spelled[i]] == static_cast<int64_t>(i))
-        order.emplace_back(spelled[i], static_cast<double>(i));
-    merges_in = generate_merges(vocab, order, false);
+  const std::vector<int32_t> id_at = tables.vocab.assign_dense(std::move(spelled));
+  if (!have_merges) {
+    // Distinct tokens in dict insertion (first-occurrence) order, with the score of the last
+    // occurrence; byte-level vocabularies score by id and keep only the last of equal spellings.
+    std::vector<std::pair<int32_t, double>> order;
+    order.reserve(tokens.size());
+    if (byte_level) {
+      for (size_t i = 0; i < tokens.size(); ++i)
+        if (id_at[i] == static_cast<int32_t>(i))
+          order.emplace_back(static_cast<int32_t>(i), static_cast<double>(i));
+    } else {
+      std::vector<int32_t> pos(tokens.size(), -1);  // by id
+      for (size_t i = 0; i < tokens.size(); ++i) {
+        const double sc = gemma ? -static_cast<double>(i) : scores[i];
+        const int32_t id = id_at[i];
+        if (pos[id] < 0) {
+          pos[id] = static_cast<int32_t>(order.size());
+          order.emplace_back(id, sc);
+        } else {
+          order[pos[id]].second = sc;
+        }
+      }
+    }
+    tables.merge_ids = generate_merges(tables.vocab, order, !byte_level);
   }
-  json vocab = json::object();
-  for (size_t i = 0; i < spelled.size(); ++i) vocab[spelled[i]] = static_cast<int64_t>(i);
-  model["vocab"] = std::move(vocab);
-  model["merges"] = std::move(merges_in);
   j["model"] = std::move(model);
 
   // Added tokens, replaying the order in which transformers adds them (ids of tokens missing
@@ -266,10 +279,8 @@ std::pair<json, json> gguf_tokenizer_json(const GGUFFile& f) {
   //     the byte alphabet -- then user-defined ones (type 4) as plain added tokens,
   //  3. the named bos/eos/unk/pad tokens of the file, as special.
   // Every string ever added as special stays "special" for decode(skip_special_tokens).
-  std::unordered_map<std::string, int64_t> id_of;
-  for (size_t i = 0; i < spelled.size(); ++i)
-    id_of[spelled[i]] = static_cast<int64_t>(i);  // last wins
-  const int64_t model_size = static_cast<int64_t>(id_of.size());
+  const tok::Vocab& id_of = tables.vocab;  // the last of equal spellings wins
+  const auto model_size = static_cast<int64_t>(id_of.size());
   std::map<int64_t, std::pair<std::string, bool>> added_by_id;  // id -> (content, special)
   std::unordered_map<std::string, int64_t> added_ids;
   json special_strings = json::array();
@@ -281,8 +292,8 @@ std::pair<json, json> gguf_tokenizer_json(const GGUFFile& f) {
     int64_t id;
     if (it != added_ids.end())
       id = it->second;
-    else if (id_of.count(content))
-      id = id_of[content];
+    else if (auto v = id_of.find(content))
+      id = *v;
     else if (added_by_id.empty() || added_by_id.rbegin()->first < model_size)
       id = model_size;
     else
@@ -292,7 +303,6 @@ std::pair<json, json> gguf_tokenizer_json(const GGUFFile& f) {
     if (special && !special_seen[content])
       special_seen[content] = true, special_strings.push_back(content);
   };
-  const bool gemma = arch == "gemma" || arch == "gemma2" || arch == "gemma3";
   if (byte_level)
     add("<|endoftext|>", true);
   else if (gemma)
@@ -301,15 +311,17 @@ std::pair<json, json> gguf_tokenizer_json(const GGUFFile& f) {
     for (const char* t : {"<s>", "</s>", "<unk>"}) add(t, true);
   for (size_t i = 0; i < types.size(); ++i) {
     if (types[i] != 3) continue;
-    const std::string& t = tokens[i];
+    const std::string_view t = tokens[i];
     bool ok = true;
     if (byte_level)
       for (size_t k = 0; k < t.size() && ok;) ok = tok::cp_to_byte(tok::next_cp(t, k)) >= 0;
-    if (ok) add(t, true);
+    if (ok) add(std::string(t), true);
   }
   for (size_t i = 0; i < types.size(); ++i)
-    if (types[i] == 4 && (id_of.count(tokens[i]) || added_ids.count(tokens[i])))
-      add(tokens[i], false);
+    if (types[i] == 4) {
+      std::string t(tokens[i]);
+      if (id_of.find(t) || added_ids.count(t)) add(t, false);
+    }
   for (const char* name : {"bos_token", "eos_token", "unk_token", "pad_token"})
     if (cfg.contains(name)) add(cfg[name].get<std::string>(), true);
   json added = json::array();
@@ -338,17 +350,42 @@ std::pair<json, json> gguf_tokenizer_json(const GGUFFile& f) {
                                {"use_regex", false}}}}};
   if (!cfg.contains("add_bos_token")) cfg["add_bos_token"] = false;
   if (!cfg.contains("add_eos_token")) cfg["add_eos_token"] = false;
-  return {std::move(j), std::move(cfg)};
+  out.j = std::move(j);
+  out.cfg = std::move(cfg);
+  return out;
+}
+
+}  // namespace
+
+std::pair<json, json> gguf_tokenizer_json(const GGUFFile& f) {
+  Converted c = convert(f);
+  const tok::Vocab& v = c.tables.vocab;
+  json vocab = json::object();
+  for (size_t i = 0; i < v.max_id_plus_one(); ++i)
+    if (const std::string* t = v.token(static_cast<int32_t>(i)))
+      vocab[*t] = static_cast<int64_t>(i);
+  json merges = json::array();
+  for (auto m : c.tables.merge_texts) merges.push_back(std::string(m));
+  for (auto& m : c.tables.merge_ids)
+    merges.push_back(json::array({*v.token(m.left), *v.token(m.right)}));
+  c.j["model"]["vocab"] = std::move(vocab);
+  c.j["model"]["merges"] = std::move(merges);
+  return {std::move(c.j), std::move(c.cfg)};
 }
 
 std::unique_ptr<Tokenizer> Tokenizer::from_gguf(const GGUFFile& f) {
-  json j, cfg;
+  Converted c;
+  std::unique_ptr<tok::Model> model;
   try {
-    std::tie(j, cfg) = gguf_tokenizer_json(f);
+    c = convert(f);
+    model = tok::make_bpe(c.j.at("model"), std::move(c.tables));
   } catch (const json::exception& e) {
     fail("{}: bad tokenizer metadata: {}", f.path(), e.what());
+  } catch (const Error& e) {
+    if (std::string_view(e.what()).starts_with(f.path())) throw;
+    fail("{}: {}", f.path(), e.what());
   }
-  return build_tokenizer(j, cfg, f.path());
+  return build_tokenizer(c.j, c.cfg, f.path(), std::move(model));
 }
 
 }  // namespace erank

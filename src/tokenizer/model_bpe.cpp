@@ -12,17 +12,6 @@
 
 namespace erank::tok {
 
-void Vocab::add(std::string token, int32_t id) {
-  if (id < 0 || id > (1 << 30)) fail("token id {} out of range for \"{}\"", id, token);
-  if (static_cast<size_t>(id) >= by_id_.size()) {
-    by_id_.resize(id + 1);
-    has_.resize(id + 1);
-  }
-  by_id_[id] = token;
-  has_[id] = true;
-  map_[std::move(token)] = id;
-}
-
 namespace {
 
 struct MergeInfo {
@@ -80,6 +69,36 @@ class BPE : public Model {
       if (!id.is_number_integer()) fail("BPE vocab: id of \"{}\" is not an integer", tok);
       vocab_.add(tok, id.get<int32_t>());
     }
+    read_options(j);
+    const json& merges = need(j, "merges", "BPE model");
+    if (!merges.is_array()) fail("BPE merges must be an array");
+    merges_.reserve(merges.size());
+    int32_t rank = 0;
+    for (auto& m : merges) {
+      if (m.is_string()) {
+        add_merge_text(m.get_ref<const std::string&>(), rank++);
+      } else if (m.is_array() && m.size() == 2 && m[0].is_string() && m[1].is_string()) {
+        add_merge(m[0].get_ref<const std::string&>(), m[1].get_ref<const std::string&>(), rank++);
+      } else {
+        fail("BPE merge #{} is neither \"a b\" nor [a, b]", rank);
+      }
+    }
+  }
+
+  BPE(const json& options, BpeTables t) {
+    vocab_ = std::move(t.vocab);
+    read_options(options);
+    merges_.reserve(t.merge_ids.size() + t.merge_texts.size());
+    int32_t rank = 0;
+    for (auto& m : t.merge_texts) add_merge_text(m, rank++);
+    for (auto& m : t.merge_ids) {
+      if (!vocab_.token(m.left) || !vocab_.token(m.right) || !vocab_.token(m.merged))
+        fail("BPE merge #{} uses an id outside the vocab", rank);
+      merges_.insert_or_assign(key(m.left, m.right), MergeInfo{rank++, m.merged});
+    }
+  }
+
+  void read_options(const json& j) {
     auto str_or_empty = [&](const char* k) {
       return j.contains(k) && j.at(k).is_string() ? j.at(k).get<std::string>() : std::string();
     };
@@ -96,32 +115,23 @@ class BPE : public Model {
       fail("BPE dropout is random; erank needs deterministic ids (set dropout to null)");
     if (byte_fallback_)
       for (int b = 0; b < 256; ++b) byte_ids_[b] = vocab_.find(fmt::format("<0x{:02X}>", b));
-    const json& merges = need(j, "merges", "BPE model");
-    if (!merges.is_array()) fail("BPE merges must be an array");
-    merges_.reserve(merges.size());
-    int32_t rank = 0;
-    for (auto& m : merges) {
-      std::string a, b;
-      if (m.is_string()) {
-        auto s = m.get<std::string>();
-        auto sp = s.find(' ');
-        if (sp == std::string::npos || s.find(' ', sp + 1) != std::string::npos)
-          fail("BPE merge #{} \"{}\" is not two tokens separated by one space", rank, s);
-        a = s.substr(0, sp), b = s.substr(sp + 1);
-      } else if (m.is_array() && m.size() == 2 && m[0].is_string() && m[1].is_string()) {
-        a = m[0].get<std::string>(), b = m[1].get<std::string>();
-      } else {
-        fail("BPE merge #{} is neither \"a b\" nor [a, b]", rank);
-      }
-      add_merge(a, b, rank++);
-    }
   }
 
-  void add_merge(const std::string& a, const std::string& b, int32_t rank) {
+  // A merge written "a b".
+  void add_merge_text(std::string_view s, int32_t rank) {
+    auto sp = s.find(' ');
+    if (sp == std::string::npos || s.find(' ', sp + 1) != std::string::npos)
+      fail("BPE merge #{} \"{}\" is not two tokens separated by one space", rank, s);
+    add_merge(s.substr(0, sp), s.substr(sp + 1), rank);
+  }
+
+  void add_merge(std::string_view a, std::string_view b, int32_t rank) {
     auto ia = vocab_.find(a), ib = vocab_.find(b);
     if (!ia || !ib)
       fail("BPE merge #{} (\"{}\", \"{}\") uses a token not in the vocab", rank, a, b);
-    std::string merged = a + (b.size() >= prefix_.size() ? b.substr(prefix_.size()) : b);
+    merged_buf_.assign(a);
+    merged_buf_.append(b.size() >= prefix_.size() ? b.substr(prefix_.size()) : b);
+    const std::string& merged = merged_buf_;
     auto in = vocab_.find(merged);
     if (!in) fail("BPE merge #{} gives \"{}\", which is not in the vocab", rank, merged);
     merges_.insert_or_assign(key(*ia, *ib), MergeInfo{rank, *in});
@@ -250,6 +260,7 @@ class BPE : public Model {
   mutable std::unordered_map<std::string, std::vector<int32_t>, SvHash, std::equal_to<>> cache_;
   std::string prefix_, suffix_;
   std::string unk_name_;
+  std::string merged_buf_;  // scratch for add_merge
   std::optional<int32_t> unk_;
   std::optional<int32_t> byte_ids_[256];
   bool fuse_unk_ = false, byte_fallback_ = false, ignore_merges_ = false;
@@ -259,6 +270,10 @@ class BPE : public Model {
 
 std::unique_ptr<Model> make_bpe(const json& j) {
   return std::make_unique<BPE>(j);
+}
+
+std::unique_ptr<Model> make_bpe(const json& options, BpeTables tables) {
+  return std::make_unique<BPE>(options, std::move(tables));
 }
 
 }  // namespace erank::tok

@@ -117,12 +117,14 @@ void Tokenizer::Impl::split_added(std::vector<tok::Piece>& pieces,
 }
 
 std::unique_ptr<Tokenizer> build_tokenizer(const json& j, const json& cfg,
-                                           const std::string& origin) {
+                                           const std::string& origin,
+                                           std::unique_ptr<tok::Model> model) {
   auto impl = std::make_unique<Tokenizer::Impl>();
   impl->origin = origin;
   try {
     if (!j.is_object()) fail("not a JSON object");
-    impl->model = tok::make_model(tok::need(j, "model", "tokenizer.json"));
+    impl->model =
+        model ? std::move(model) : tok::make_model(tok::need(j, "model", "tokenizer.json"));
     impl->normalizer = tok::make_normalizer(j.value("normalizer", json()));
     impl->pre_tokenizer = tok::make_pre_tokenizer(j.value("pre_tokenizer", json()));
     impl->post_processor = tok::make_post_processor(j.value("post_processor", json()));

@@ -77,8 +77,10 @@ struct Tokenizer::Impl {
 };
 
 // Builds the pipeline from a parsed tokenizer.json and an optional tokenizer_config.json
-// (null json = none). Throws erank::Error naming `origin`.
+// (null json = none). Throws erank::Error naming `origin`. A given `model` is used instead of
+// tok["model"] (the GGUF front end builds it from tables).
 std::unique_ptr<Tokenizer> build_tokenizer(const nlohmann::json& tok, const nlohmann::json& config,
-                                           const std::string& origin);
+                                           const std::string& origin,
+                                           std::unique_ptr<tok::Model> model = nullptr);
 
 }  // namespace erank
