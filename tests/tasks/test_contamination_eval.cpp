@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -169,6 +170,9 @@ std::vector<std::string> expected_texts(const std::string& task) {
 }
 
 TEST_F(ContaminationEval, ScoresEqualARecomputationFromDumpedLogits) {
+  // Two runs of the 135M model (eval and hidden): minutes under the sanitizers, where the scoring
+  // math is covered by tests/metrics/test_contamination.cpp.
+  if (std::getenv("ERANK_SANITIZED")) GTEST_SKIP() << "release build only";
   const std::vector<double> ks = {0.1, 0.2, 0.5};
   const Result r = run(
       eval_args("--num-fewshot 1 --description \"Answer in one word.\" --system \"Be careful.\" "
