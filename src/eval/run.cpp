@@ -511,9 +511,9 @@ std::string format_results(const nlohmann::json& r) {
     };
     o += seeds.empty()
              ? fmt::format("\n{:>5} {:>12} {:>12}  {}\n", "layer", "eRank (a)", "mean eRank",
-                           "eRank (a)")
+                           "curve of eRank (a)")
              : fmt::format("\n{:>5} {:>14} {:>14} {:>10} {:>10}  {}\n", "layer", "untrained (a)",
-                           "trained (a)", "diff (a)", "diff (b)", "diff (a)");
+                           "trained (a)", "diff (a)", "diff (b)", "curve of diff (a)");
     for (auto& L : r["per_layer"]) {
       if (seeds.empty())
         o += fmt::format("{:>5} {:>12} {:>12}  {}\n", L["layer"].get<int>(),
