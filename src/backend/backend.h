@@ -59,19 +59,40 @@ struct Act {
   }
 };
 
-// A weight tensor in f32, PyTorch shape order (e.g. [out, in]). Its values are either owned
-// (converted from bf16/f16, dequantised, generated) or used in place from a mapped f32 file, so a
-// large f32 checkpoint is never copied; `keep` holds that mapping alive.
+// How a weight kept in its file's encoding expands to f32: rows are runs of `block`-value blocks
+// of `block_bytes` bytes (bf16/f16: 1 value, 2 bytes); `dequantize` expands n values (a multiple
+// of block) exactly. Made by the loader (models/weights.h), which knows the file types.
+struct WeightCodec {
+  const char* name = "";
+  int64_t block = 1;
+  size_t block_bytes = 4;
+  void (*dequantize)(const uint8_t* src, float* dst, int64_t n) = nullptr;
+};
+
+// A weight tensor, PyTorch shape order (e.g. [out, in]). Its values are f32, either owned
+// (converted, generated) or used in place from a mapped f32 file; or, for matrices read from
+// bf16/f16/quantised files, kept as the file's bytes (`raw`, one row of shape[1] values every
+// row_bytes bytes) and expanded per panel by the backend, so a weight takes what the file takes.
+// `keep` holds the mapping (or the bytes) alive.
 struct Weight {
   std::vector<int64_t> shape;
-  Buffer<float> own;  // owned values; empty when `view` is set
+  Buffer<float> own;  // owned values; empty when `view` or `raw` is set
   const float* view = nullptr;
+  const uint8_t* raw = nullptr;  // stored form: set together with codec and row_bytes (2-D only)
+  const WeightCodec* codec = nullptr;
+  size_t row_bytes = 0;
   std::shared_ptr<const void> keep;
 
   Weight() = default;
   Weight(std::vector<int64_t> s, std::span<const float> v)
       : shape(std::move(s)), own(v.begin(), v.end()) {}
-  const float* values() const { return view ? view : own.data(); }
+  bool stored() const { return codec != nullptr; }
+  // The f32 values; an erank::Error for a stored weight (read those through dequantize_rows or
+  // the backend's ops, or make an f32 copy with to_f32()), so nothing reads raw bytes as floats.
+  const float* values() const {
+    if (codec) stored_not_f32();
+    return view ? view : own.data();
+  }
   float operator[](int64_t i) const { return values()[i]; }
   int64_t numel() const {
     int64_t n = 1;
@@ -79,15 +100,18 @@ struct Weight {
     return n;
   }
   int64_t dim(int i) const { return shape.at(static_cast<size_t>(i)); }
-  // Makes the values owned (a copy of the view) so they can be changed.
+  // Rows [r0, r0 + n) as f32 into dst (n * shape[1] values), from either form.
+  void dequantize_rows(int64_t r0, int64_t n, float* dst) const;
+  Weight to_f32() const;  // an owned f32 copy (the same values, exactly)
+  size_t bytes() const;   // memory the values take (file bytes when stored or viewed)
+  // Makes the values owned f32 (a copy of the view or the expanded stored rows) to change them.
   Buffer<float>& mutable_values() {
-    if (view) {
-      own.assign(view, view + numel());
-      view = nullptr;
-      keep.reset();
-    }
+    if (view || codec) *this = to_f32();
     return own;
   }
+
+ private:
+  [[noreturn]] void stored_not_f32() const;
 };
 
 // Which rows belong to which sequence, and each row's position id.

@@ -154,6 +154,9 @@ __attribute__((target("avx2,fma"))) void micro_kernel_avx2(int64_t kc, const flo
   }
 }
 
+const float* pack_stored(const GemmF32& g, int64_t p, int64_t k0, int64_t kc, float* dst);
+float* stored_scratch(int64_t kc_step);
+
 void run_task_avx2(const GemmF32& g, const float* bp, int64_t r0, int64_t r1, int64_t p0,
                    int64_t p1, int64_t kc_step) {
   for (int64_t k0 = 0; k0 < g.K; k0 += kc_step) {
@@ -161,7 +164,8 @@ void run_task_avx2(const GemmF32& g, const float* bp, int64_t r0, int64_t r1, in
     const bool acc = g.accumulate || k0 > 0;
     for (int64_t p = p0; p < p1; ++p) {
       const int64_t cn = std::min(kNr, g.N - p * kNr);
-      const float* b = bp + p * kNr * g.K + k0 * kNr;
+      const float* b = g.codec ? pack_stored(g, p, k0, kc, stored_scratch(kc_step))
+                               : bp + p * kNr * g.K + k0 * kNr;
       for (int64_t r = r0; r < r1; r += kMr2) {
         const float* a = g.A + r * g.lda + k0;
         float* c = g.C + r * g.ldc + p * kNr;
@@ -193,6 +197,29 @@ void pack_any(const GemmF32& g, int64_t p, float* dst) {
     pack_panel_portable(g, p, dst);
 }
 
+// Panel p of a stored B over k in [k0, k0 + kc), packed as pack_panel would ([kc][32]): the
+// blocks under the range of each of the panel's rows are expanded into a per-thread row buffer
+// (a block-aligned span, which may reach past the range on either side), then transposed.
+const float* pack_stored(const GemmF32& g, int64_t p, int64_t k0, int64_t kc, float* dst) {
+  const int64_t c0 = p * kNr, cn = std::min(kNr, g.N - c0), blk = g.codec->block;
+  const int64_t b0 = k0 / blk, b1 = (k0 + kc + blk - 1) / blk, span = (b1 - b0) * blk;
+  thread_local std::vector<float> rows;
+  if (rows.size() < size_t(kNr * span)) rows.resize(size_t(kNr * span));
+  for (int64_t c = 0; c < cn; ++c)
+    g.codec->dequantize(g.Bq + size_t(c0 + c) * g.ldbq + size_t(b0) * g.codec->block_bytes,
+                        rows.data() + c * span, span);
+  const GemmF32 t{.N = cn, .K = kc, .B = rows.data() + (k0 - b0 * blk), .ldb = span};
+  pack_any(t, 0, dst);
+  return dst;
+}
+
+// Scratch for one packed [kc][32] block of a stored B, per thread.
+float* stored_scratch(int64_t kc_step) {
+  thread_local std::vector<float> s;
+  if (s.size() < size_t(kc_step * kNr)) s.resize(size_t(kc_step * kNr));
+  return s.data();
+}
+
 // One task: rows [r0, r1) x panels [p0, p1) of C.
 void run_task(const GemmF32& g, const float* bp, int64_t r0, int64_t r1, int64_t p0, int64_t p1,
               int64_t kc_step) {
@@ -203,7 +230,8 @@ void run_task(const GemmF32& g, const float* bp, int64_t r0, int64_t r1, int64_t
     for (int64_t p = p0; p < p1; ++p) {
       const int64_t cn = g.N - p * kNr;
       const __mmask16 m0 = lane_mask(cn), m1 = lane_mask(cn - 16);
-      const float* b = bp + p * kNr * g.K + k0 * kNr;
+      const float* b = g.codec ? pack_stored(g, p, k0, kc, stored_scratch(kc_step))
+                               : bp + p * kNr * g.K + k0 * kNr;
       for (int64_t r = r0; r < full_end; r += kMr)
         micro_kernel<kMr>(kc, g.A + r * g.lda + k0, g.lda, b, g.C + r * g.ldc + p * kNr, g.ldc, m0,
                           m1, acc);
@@ -258,7 +286,7 @@ void gemm_f32(const GemmF32& g, int threads) {
   // (and zeroed by the kernel) every time.
   thread_local Buffer<float> packed;
   float* dst = nullptr;  // the calling thread's buffer, taken before the team starts
-  if (!g.packed) {
+  if (!g.packed && !g.codec) {
     const size_t need = gemm_f32_packed_floats(g.N, g.K);
     if (packed.size() < need) packed.resize(need);
     dst = packed.data();

@@ -10,6 +10,8 @@
 
 namespace erank {
 
+struct WeightCodec;
+
 struct GemmF32 {
   int64_t M = 0, N = 0, K = 0;
   const float* A = nullptr;  // [M, K], row stride lda
@@ -21,6 +23,13 @@ struct GemmF32 {
   int64_t ldc = 0;
   bool accumulate = false;        // C += A op(B) (a bias written into C first); else C = A op(B)
   const float* packed = nullptr;  // op(B) already packed by gemm_f32_pack (B is then unused)
+  // B [N, K] in a stored encoding instead (b_nk; B and packed unused): row n at Bq + n * ldbq.
+  // Each task expands the whole blocks under its K range of a panel into per-thread scratch as
+  // it goes (no packed copy of B), then runs the same kernel: the same sums, bit for bit, as
+  // the product on B's f32 values.
+  const uint8_t* Bq = nullptr;
+  size_t ldbq = 0;
+  const WeightCodec* codec = nullptr;
 };
 
 bool gemm_f32_available();

@@ -171,7 +171,19 @@ class HostBackend final : public Backend {
     T* o = data<T>(out);
 #pragma omp parallel for num_threads(nthreads()) if (kFast && R * C > kParallelMin)
     for (int64_t r = 0; r < R; ++r) {
-      const float* src = table.values() + static_cast<int64_t>(ids[size_t(r)]) * C;
+      const int64_t id = ids[size_t(r)];
+      if (table.stored()) {  // only the requested rows are expanded
+        if constexpr (kFast) {
+          table.dequantize_rows(id, 1, o + r * C);
+        } else {
+          thread_local std::vector<float> row;
+          row.resize(size_t(C));
+          table.dequantize_rows(id, 1, row.data());
+          for (int64_t c = 0; c < C; ++c) o[r * C + c] = row[size_t(c)];
+        }
+        continue;
+      }
+      const float* src = table.values() + id * C;
       for (int64_t c = 0; c < C; ++c) o[r * C + c] = static_cast<T>(src[c]);
     }
   }
@@ -198,6 +210,29 @@ class HostBackend final : public Backend {
       // derived. The switch is per shape, so a given layer always sums in the same order.
       // Few rows (decoding): always erank's kernel, from the weight packed once.
       const bool few_rows = R <= kDecodeRows;
+      if (w.stored()) {
+        // Blocks expanded per panel inside the kernel, for any row count: no f32 copy, and the
+        // same sums as erank's kernel on the f32 values.
+        if (!gemm_f32_available()) {  // OpenBLAS needs f32: expand for this product only
+          Act yb;
+          linear(x, w.to_f32(), b, yb);
+          y = std::move(yb);
+          return;
+        }
+        gemm_f32({.M = R,
+                  .N = O,
+                  .K = I,
+                  .A = xi,
+                  .lda = I,
+                  .C = yo,
+                  .ldc = O,
+                  .accumulate = bv != nullptr,
+                  .Bq = w.raw,
+                  .ldbq = w.row_bytes,
+                  .codec = w.codec},
+                 nt);
+        return;
+      }
       if (gemm_f32_available() && (few_rows || O * I <= kOwnGemmMaxWeights || batch_invariant_)) {
         gemm_f32({.M = R,
                   .N = O,
@@ -230,13 +265,16 @@ class HostBackend final : public Backend {
                     yo + r0 * O + o0, static_cast<int>(O));
       }
     } else {
-      for (int64_t r = 0; r < R; ++r)
-        for (int64_t o = 0; o < O; ++o) {
+      std::vector<float> row(w.stored() ? size_t(I) : 0);
+      for (int64_t o = 0; o < O; ++o) {
+        const float* wr = w.stored() ? row.data() : w.values() + o * I;
+        if (w.stored()) w.dequantize_rows(o, 1, row.data());
+        for (int64_t r = 0; r < R; ++r) {
           double s = 0;
-          const float* wr = w.values() + o * I;
           for (int64_t i = 0; i < I; ++i) s += xi[r * I + i] * static_cast<double>(wr[i]);
           yo[r * O + o] = s;
         }
+      }
     }
     if (b && !kFast) {
       const float* bv = b->values();

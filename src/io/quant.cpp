@@ -278,4 +278,45 @@ void dequantize(GGMLType t, const uint8_t* src, float* dst, int64_t n) {
     ti.fn(src + static_cast<size_t>(b) * ti.bytes, dst + b * ti.block);
 }
 
+namespace {
+
+template <GGMLType T>
+void dequantize_as(const uint8_t* src, float* dst, int64_t n) {
+  const TypeInfo& ti = info(T);
+  if constexpr (T == GGMLType::F32 || T == GGMLType::F16 || T == GGMLType::BF16) {
+    dequantize(T, src, dst, n);
+  } else {
+    for (int64_t b = 0; b < n / ti.block; ++b)
+      ti.fn(src + static_cast<size_t>(b) * ti.bytes, dst + b * ti.block);
+  }
+}
+
+}  // namespace
+
+RowDequantizer row_dequantizer(GGMLType t) {
+  const TypeInfo& ti = info(t);
+  if (!ti.fn && ti.block != 1) fail("dequantization of {} tensors is not supported", ti.name);
+  switch (t) {
+#define ERANK_CASE(T) \
+  case GGMLType::T:   \
+    return dequantize_as<GGMLType::T>;
+    ERANK_CASE(F32)
+    ERANK_CASE(F16)
+    ERANK_CASE(BF16)
+    ERANK_CASE(Q4_0)
+    ERANK_CASE(Q4_1)
+    ERANK_CASE(Q5_0)
+    ERANK_CASE(Q5_1)
+    ERANK_CASE(Q8_0)
+    ERANK_CASE(Q2_K)
+    ERANK_CASE(Q3_K)
+    ERANK_CASE(Q4_K)
+    ERANK_CASE(Q5_K)
+    ERANK_CASE(Q6_K)
+#undef ERANK_CASE
+    default:
+      fail("dequantization of {} tensors is not supported", ti.name);
+  }
+}
+
 }  // namespace erank

@@ -34,4 +34,11 @@ size_t ggml_row_bytes(GGMLType t, int64_t n);
 // Dequantises n elements (a multiple of the block size) from src to dst.
 void dequantize(GGMLType t, const uint8_t* src, float* dst, int64_t n);
 
+// The fastest expansion of type t that gives dequantize's values bit for bit (AVX-512 kernels
+// for the common types where the CPU has them), without checks: n must be a multiple of the
+// block size. For weights expanded panel by panel inside a matrix product. Throws erank::Error
+// for types that cannot be dequantised.
+using RowDequantizer = void (*)(const uint8_t* src, float* dst, int64_t n);
+RowDequantizer row_dequantizer(GGMLType t);
+
 }  // namespace erank

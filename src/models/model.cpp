@@ -4,6 +4,7 @@
 #include "models/box_muller.h"
 #include "models/kv_cache.h"
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -49,19 +50,32 @@ ModelConfig hf_config(const std::string& dir, const Architecture** arch) {
   return c;
 }
 
-// Q/K rows of a head are stored by llama.cpp as [hd/2, 2] instead of [2, hd/2]; swap back.
+// Q/K rows of a head are stored by llama.cpp as [hd/2, 2] instead of [2, hd/2]; swap back. A
+// weight kept in its file's type has its rows' bytes moved (rows are whole blocks).
 void rope_unpermute(Weight& w, int64_t n_heads) {
   const int64_t rows = w.dim(0), cols = w.shape.size() > 1 ? w.dim(1) : 1;
   ERANK_CHECK(rows % (2 * n_heads) == 0, "rope un-permute: {} rows, {} heads", rows, n_heads);
   const int64_t hd = rows / n_heads, half = hd / 2;
+  auto each_row = [&](auto&& move_row) {
+    for (int64_t h = 0; h < n_heads; ++h)
+      for (int64_t a = 0; a < 2; ++a)
+        for (int64_t b = 0; b < half; ++b) move_row(h * hd + a * half + b, h * hd + 2 * b + a);
+  };
+  if (w.stored()) {
+    const size_t rb = w.row_bytes;
+    auto bytes = std::make_shared<std::vector<uint8_t>>(size_t(rows) * rb);
+    each_row([&](int64_t dst, int64_t src) {
+      std::memcpy(bytes->data() + size_t(dst) * rb, w.raw + size_t(src) * rb, rb);
+    });
+    w.raw = bytes->data();
+    w.keep = std::move(bytes);
+    return;
+  }
   const Buffer<float>& in = w.mutable_values();
   Buffer<float> out(in.size());
-  for (int64_t h = 0; h < n_heads; ++h)
-    for (int64_t a = 0; a < 2; ++a)
-      for (int64_t b = 0; b < half; ++b) {
-        const int64_t dst = h * hd + a * half + b, src = h * hd + 2 * b + a;
-        std::copy_n(in.begin() + src * cols, cols, out.begin() + dst * cols);
-      }
+  each_row([&](int64_t dst, int64_t src) {
+    std::copy_n(in.begin() + src * cols, cols, out.begin() + dst * cols);
+  });
   w.own = std::move(out);
 }
 
@@ -160,8 +174,15 @@ Weights read_hf_table(const std::string& dir, const HFFiles& h,
     rep.tensor_types[s.name] = std::string(dtype_name(v->dtype));
     Weight t;
     t.shape = want;
-    if (v->dtype == DType::f32 && !s.hf_transposed &&
-        reinterpret_cast<uintptr_t>(v->data.data()) % alignof(float) == 0) {
+    if ((v->dtype == DType::bf16 || v->dtype == DType::f16) && want.size() == 2 &&
+        !s.hf_transposed && keep_stored_weights()) {
+      // A matrix kept as the file's 16-bit values (mapped, no copy), widened per panel.
+      t.codec = &weight_codec(v->dtype == DType::bf16 ? GGMLType::BF16 : GGMLType::F16);
+      t.raw = v->data.data();
+      t.row_bytes = size_t(want[1]) * 2;
+      t.keep = h.owner.at(v);
+    } else if (v->dtype == DType::f32 && !s.hf_transposed &&
+               reinterpret_cast<uintptr_t>(v->data.data()) % alignof(float) == 0) {
       // Used in place: the mapping stays alive with the weight, nothing is copied.
       t.view = reinterpret_cast<const float*>(v->data.data());
       t.keep = h.owner.at(v);
@@ -190,7 +211,9 @@ std::unique_ptr<Model> load_hf(const ModelSource& src) {
 }
 
 std::unique_ptr<Model> load_gguf(const ModelSource& src) {
-  GGUFFile f(src.path);
+  auto file = std::make_shared<GGUFFile>(src.path);  // held by the weights used in place
+  const GGUFFile& f = *file;
+  const bool keep_type = keep_stored_weights();
   const Architecture& arch = architecture_for_gguf(f.get_string("general.architecture"), src.path);
   if (!arch.config_from_gguf) fail("{}: GGUF loading is not supported for {}", src.path, arch.name);
   ModelConfig cfg = arch.config_from_gguf(f);
@@ -219,7 +242,23 @@ std::unique_ptr<Model> load_gguf(const ModelSource& src) {
     rep.file_bytes += t->data.size();
     types.insert(std::string(ggml_type_name(t->type)));
     rep.tensor_types[s.name] = std::string(ggml_type_name(t->type));
-    Weight wt{s.shape, f.dequantize(*t)};
+    Weight wt;
+    if (keep_type && shape.size() == 2 && t->type != GGMLType::F32 &&
+        s.gguf_fix != GGUFFix::minus_one) {
+      // A matrix kept in its blocks, mapped from the file; the backend expands them per panel.
+      wt.shape = s.shape;
+      wt.codec = &weight_codec(t->type);
+      wt.raw = t->data.data();
+      wt.row_bytes = ggml_row_bytes(t->type, shape[1]);
+      wt.keep = file;
+    } else if (keep_type && t->type == GGMLType::F32 &&
+               reinterpret_cast<uintptr_t>(t->data.data()) % alignof(float) == 0) {
+      wt.shape = s.shape;  // f32 used in place (a fix below copies it first)
+      wt.view = reinterpret_cast<const float*>(t->data.data());
+      wt.keep = file;
+    } else {
+      wt = Weight{s.shape, f.dequantize(*t)};
+    }
     switch (s.gguf_fix) {
       case GGUFFix::rope_unpermute_q:
         rope_unpermute(wt, cfg.n_heads);
@@ -228,7 +267,7 @@ std::unique_ptr<Model> load_gguf(const ModelSource& src) {
         rope_unpermute(wt, cfg.n_kv_heads);
         break;
       case GGUFFix::minus_one:
-        for (auto& x : wt.own) x -= 1.0f;
+        for (auto& x : wt.mutable_values()) x -= 1.0f;
         break;
       case GGUFFix::none:
         break;
@@ -508,7 +547,7 @@ void save_hf_folder(const Model& m, const std::string& dir) {
     if (m.weights().is_alias(s.name)) continue;
     const Weight* w = m.weights().find(s.name);
     if (!w) continue;
-    Weight t = *w;
+    Weight t = w->stored() ? w->to_f32() : *w;  // saved as f32 (HF's loader reads any dtype)
     if (s.hf_transposed) transpose2d(t);
     out.push_back(make_f32(s.head ? s.name : m.arch().hf_prefix + s.name, t.shape,
                            {t.values(), static_cast<size_t>(t.numel())}));

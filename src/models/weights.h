@@ -1,4 +1,5 @@
-// The loaded tensors of a model, keyed by the table's HF name, in f32.
+// The loaded tensors of a model, keyed by the table's HF name: f32, or matrices kept in their
+// file's type (bf16/f16/GGUF blocks) and expanded by the backend as it reads them.
 #pragma once
 #include <functional>
 #include <map>
@@ -6,9 +7,16 @@
 #include <vector>
 
 #include "backend/backend.h"
+#include "io/quant.h"
 #include "models/tensor_table.h"
 
 namespace erank {
+
+// The codec that expands a GGUF/bf16/f16 weight kept in its file's type (one per type, static).
+const WeightCodec& weight_codec(GGMLType t);
+// Whether loaders keep matrices in their file's type (the default) or expand every tensor to f32
+// at load, as erank did before (ERANK_WEIGHTS=f32: for comparisons, and a fallback).
+bool keep_stored_weights();
 
 class Weights {
  public:

@@ -1,10 +1,13 @@
 // Weights of an f32 safetensors checkpoint are used in place (views into the mapped file, no
-// copy); bf16 ones are converted once into owned f32. Both give the transformers hidden states
-// (test_hf_parity); here: where the values live and that they are the file's.
+// copy); bf16 matrices stay mapped in bf16 (ERANK_WEIGHTS=f32: converted once into owned f32). Both
+// give the transformers hidden states (test_hf_parity); here: where the values live and that they
+// are the file's.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <cstring>
 
+#include "core/error.h"
 #include "io/safetensors.h"
 #include "models/model.h"
 
@@ -34,11 +37,26 @@ TEST(InPlaceWeights, F32CheckpointIsMappedNotCopied) {
   EXPECT_GT(views, 5);
 }
 
-TEST(InPlaceWeights, Bf16CheckpointIsConvertedOnce) {
+TEST(InPlaceWeights, Bf16MatricesStayMappedNormsAreConverted) {
   auto m = load_model(kFix + "llama_gqa_rope3-bf16");
   const Weight& w = m->weights().get("layers.0.self_attn.q_proj.weight");
-  EXPECT_EQ(w.view, nullptr);
-  EXPECT_EQ(static_cast<int64_t>(w.own.size()), w.numel());
+  ASSERT_TRUE(w.stored());
+  EXPECT_STREQ(w.codec->name, "BF16");
+  EXPECT_TRUE(w.own.empty());
+  EXPECT_EQ(w.bytes(), size_t(w.numel()) * 2);
+  EXPECT_THROW(w.values(), Error);  // raw bytes are never read as floats
+  const Weight& n = m->weights().get("layers.0.input_layernorm.weight");
+  EXPECT_FALSE(n.stored());
+  EXPECT_EQ(static_cast<int64_t>(n.own.size()), n.numel());
+  // ERANK_WEIGHTS=f32: converted once into owned f32, the same values.
+  ::setenv("ERANK_WEIGHTS", "f32", 1);
+  auto f = load_model(kFix + "llama_gqa_rope3-bf16");
+  ::unsetenv("ERANK_WEIGHTS");
+  const Weight& wf = f->weights().get("layers.0.self_attn.q_proj.weight");
+  EXPECT_FALSE(wf.stored());
+  ASSERT_EQ(static_cast<int64_t>(wf.own.size()), wf.numel());
+  const Weight expanded = w.to_f32();
+  EXPECT_EQ(std::memcmp(expanded.values(), wf.values(), wf.own.size() * 4), 0);
 }
 
 TEST(InPlaceWeights, MutableValuesCopiesAView) {

@@ -1,0 +1,183 @@
+// Weights kept in their file's encoding (bf16, f16, GGUF blocks) and expanded per panel inside
+// erank's product: the same bits as the product on the expanded f32 values, for every type,
+// row counts from a decoding step to a prefill, K ranges that cut 256-value blocks, 1 and 2
+// threads; and the backends' linear and embed on such weights against the f32 ones. Blocks are
+// random bytes with valid f16 scales (any such bytes are a valid block); the expansion is
+// io/quant's, which test_quant checks against gguf-py.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "backend/backend.h"
+#include "backend/gemm_f32.h"
+#include "core/error.h"
+#include "io/quant.h"
+#include "models/weights.h"
+
+using namespace erank;
+
+namespace {
+
+// Byte offsets of the f16 scales in a block of each type (random bytes there could be NaN).
+std::vector<int> scale_offsets(GGMLType t) {
+  switch (t) {
+    case GGMLType::Q4_0:
+    case GGMLType::Q5_0:
+    case GGMLType::Q8_0:
+      return {0};
+    case GGMLType::Q4_1:
+    case GGMLType::Q5_1:
+    case GGMLType::Q4_K:
+    case GGMLType::Q5_K:
+      return {0, 2};
+    case GGMLType::Q2_K:
+      return {80, 82};
+    case GGMLType::Q3_K:
+      return {108};
+    case GGMLType::Q6_K:
+      return {208};
+    default:
+      return {};
+  }
+}
+
+uint16_t random_half(std::mt19937& rng) {  // finite, magnitude 2^-6 .. 2^0
+  return uint16_t((rng() & 0x8000u) | ((9u + rng() % 7u) << 10) | (rng() & 0x3ffu));
+}
+
+// A [rows, cols] weight of type t, stored (bytes kept alive by the weight) and its f32 expansion.
+std::pair<Weight, Weight> random_weight(GGMLType t, int64_t rows, int64_t cols, unsigned seed) {
+  std::mt19937 rng(seed);
+  const size_t rb = ggml_row_bytes(t, cols);
+  auto bytes = std::make_shared<std::vector<uint8_t>>(rb * size_t(rows));
+  for (auto& b : *bytes) b = uint8_t(rng());
+  const size_t bb = ggml_type_size(t);
+  if (t == GGMLType::F16 || t == GGMLType::BF16) {
+    for (size_t i = 0; i < bytes->size(); i += 2) {
+      uint16_t h = random_half(rng);
+      if (t == GGMLType::BF16)
+        h = uint16_t((h & 0x8000u) | ((120u + rng() % 8u) << 7) | (rng() & 0x7fu));
+      std::memcpy(bytes->data() + i, &h, 2);
+    }
+  } else {
+    for (size_t b = 0; b < bytes->size(); b += bb)
+      for (int off : scale_offsets(t)) {
+        const uint16_t h = random_half(rng);
+        std::memcpy(bytes->data() + b + size_t(off), &h, 2);
+      }
+  }
+  Weight s;
+  s.shape = {rows, cols};
+  s.codec = &weight_codec(t);
+  s.raw = bytes->data();
+  s.row_bytes = rb;
+  s.keep = bytes;
+  Weight f;
+  f.shape = {rows, cols};
+  f.own.resize(size_t(rows * cols));
+  dequantize(t, bytes->data(), f.own.data(), rows * cols);
+  return {s, f};
+}
+
+const GGMLType kTypes[] = {GGMLType::BF16, GGMLType::F16,  GGMLType::Q4_0, GGMLType::Q4_1,
+                           GGMLType::Q5_0, GGMLType::Q5_1, GGMLType::Q8_0, GGMLType::Q2_K,
+                           GGMLType::Q3_K, GGMLType::Q4_K, GGMLType::Q5_K, GGMLType::Q6_K};
+
+struct Shape {
+  int64_t M, N, K;
+};
+
+class StoredGemm : public ::testing::TestWithParam<Shape> {};
+
+TEST_P(StoredGemm, BitwiseEqualToTheProductOnExpandedValues) {
+  if (!gemm_f32_available()) GTEST_SKIP() << "no AVX2/AVX-512: the backend uses OpenBLAS";
+  const auto [M, N, K] = GetParam();
+  for (GGMLType t : kTypes) {
+    auto [sw, fw] = random_weight(t, N, K, unsigned(M * 7 + N * 131 + K + int(t)));
+    std::mt19937 rng(unsigned(K + 5));
+    std::normal_distribution<float> nd(0.0f, 1.0f);
+    const int64_t lda = K + 3;
+    std::vector<float> A(size_t(M * lda)), C0(size_t(M * N));
+    for (auto& x : A) x = nd(rng);
+    for (auto& x : C0) x = nd(rng);
+    for (bool acc : {false, true})
+      for (int threads : {1, 2}) {
+        std::vector<float> want = C0, got = C0;
+        GemmF32 g{.M = M, .N = N, .K = K, .A = A.data(), .lda = lda, .C = want.data(), .ldc = N};
+        g.accumulate = acc;
+        GemmF32 gf = g;
+        gf.B = fw.values();
+        gf.ldb = K;
+        gemm_f32(gf, threads);
+        GemmF32 gs = g;
+        gs.C = got.data();
+        gs.Bq = sw.raw;
+        gs.ldbq = sw.row_bytes;
+        gs.codec = sw.codec;
+        gemm_f32(gs, threads);
+        ASSERT_EQ(std::memcmp(got.data(), want.data(), got.size() * 4), 0)
+            << ggml_type_name(t) << " M " << M << " N " << N << " K " << K << " acc " << acc
+            << " threads " << threads;
+      }
+  }
+}
+
+// K = 768 and 1280 are cut into K blocks of 384 and 320: ranges that split 256-value blocks.
+INSTANTIATE_TEST_SUITE_P(Shapes, StoredGemm,
+                         ::testing::Values(Shape{1, 70, 512}, Shape{3, 33, 768},
+                                           Shape{15, 64, 1280}, Shape{100, 40, 256},
+                                           Shape{29, 96, 768}));
+
+TEST(StoredWeights, BackendLinearAndEmbedMatchF32Weights) {
+  for (const char* name : {"cpu", "reference"}) {
+    auto be = make_backend(name, 2);
+    for (GGMLType t : {GGMLType::BF16, GGMLType::Q4_1, GGMLType::Q4_K, GGMLType::Q6_K}) {
+      auto [sw, fw] = random_weight(t, 50, 512, unsigned(int(t) + 3));
+      for (int64_t rows : {1, 4, 70}) {
+        Act x = be->alloc(rows, 512);
+        std::mt19937 gen{unsigned(rows)};
+        std::normal_distribution<float> nd(0.0f, 1.0f);
+        for (int64_t i = 0; i < x.size(); ++i) {
+          if (x.prec == Precision::f32)
+            x.f[size_t(i)] = nd(gen);
+          else
+            x.d[size_t(i)] = nd(gen);
+        }
+        const std::vector<float> ones(50, 0.25f);
+        const Weight bias({50}, ones);
+        const std::vector<const Weight*> biases = {nullptr, &bias};
+        for (const Weight* b : biases) {
+          Act ys, yf;
+          be->linear(x, sw, b, ys);
+          be->linear(x, fw, b, yf);
+          ASSERT_EQ(ys.f, yf.f) << name << " " << ggml_type_name(t) << " rows " << rows;
+          ASSERT_EQ(ys.d, yf.d) << name << " " << ggml_type_name(t) << " rows " << rows;
+        }
+      }
+      const std::vector<int32_t> ids = {3, 0, 49, 3, 17};
+      Act es, ef;
+      be->embed(sw, ids, es);
+      be->embed(fw, ids, ef);
+      ASSERT_EQ(es.f, ef.f) << name << " " << ggml_type_name(t);
+      ASSERT_EQ(es.d, ef.d) << name << " " << ggml_type_name(t);
+    }
+  }
+}
+
+TEST(StoredWeights, F32AccessorRefusesStoredWeights) {
+  auto [sw, fw] = random_weight(GGMLType::Q8_0, 4, 64, 1);
+  EXPECT_THROW(sw.values(), Error);
+  const Weight copy = sw.to_f32();
+  ASSERT_FALSE(copy.stored());
+  EXPECT_EQ(std::memcmp(copy.values(), fw.values(), 4 * 64 * 4), 0);
+  EXPECT_EQ(sw.bytes(), size_t(4 * 2 * 34));
+  Weight m = sw;
+  m.mutable_values()[0] = 7.0f;  // expanded to owned f32 first
+  EXPECT_FALSE(m.stored());
+  EXPECT_EQ(m[0], 7.0f);
+  EXPECT_EQ(m[1], fw[1]);
+}
+
+}  // namespace
