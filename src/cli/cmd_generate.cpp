@@ -20,6 +20,7 @@
 #include "generate/eos.h"
 #include "io/atomic_file.h"
 #include "models/kv_cache.h"
+#include "models/memory_estimate.h"
 #include "models/model.h"
 #include "sae/activations.h"
 #include "template/chat.h"
@@ -154,6 +155,21 @@ int run(const Options& o, const CLI::App& app) {
   const int64_t ctx = o.max_context != 0
                           ? o.max_context
                           : gen::default_context(model->config(), ids, o.max_new_tokens);
+  {  // Refuse a run that will not fit (models/memory_estimate.h): weights, KV cache, prefill.
+    const int64_t slots = std::max<int64_t>(1, std::min<int64_t>(o.batch, int64_t(ids.size())));
+    int64_t longest = 1;
+    for (const auto& v : ids) longest = std::max<int64_t>(longest, int64_t(v.size()));
+    const MemoryPlan plan{.batch_tokens = slots * std::min(longest, std::max<int64_t>(ctx, 1)),
+                          .logit_rows = slots,
+                          .kv_slots = slots,
+                          .kv_context = ctx,
+                          .threads = o.engine.threads};
+    const MemoryEstimate est = estimate_memory(src, model->config(), model->arch(), plan);
+    const double per_slot = double(est.kv_bytes) / double(slots) +
+                            double(longest) * est.bytes_per_row +
+                            double(model->config().vocab_size) * sizeof(float);
+    check_memory(est, "erank generate", "--batch", slots, per_slot, "a smaller --max-context");
+  }
 
   gen::GenOptions g;
   g.max_new_tokens = o.max_new_tokens;

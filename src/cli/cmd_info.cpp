@@ -1,11 +1,12 @@
 // erank info: resolved config, parameter count, the tensor table with each tensor's type in the
-// file, and the memory the f32 weights take.
+// file, and the memory a run will take (models/memory_estimate.h).
 #include <fmt/core.h>
 #include <fmt/ranges.h>
 
 #include "cli/command.h"
 #include "cli/common.h"
 #include "models/kv_cache.h"
+#include "models/memory_estimate.h"
 #include "models/model.h"
 
 namespace erank::cli {
@@ -22,12 +23,18 @@ RunFn setup(CLI::App& app) {
   auto tensors = std::make_shared<bool>(true);
   auto ctx = std::make_shared<int64_t>(0);
   auto batch = std::make_shared<int64_t>(1);
+  auto plan = std::make_shared<MemoryPlan>();
+  plan->twins = 1;
   opt->add(app);
+  app.add_option("--batch-tokens", plan->batch_tokens, "memory estimate: tokens per forward")
+      ->capture_default_str();
+  app.add_option("--twins", plan->twins, "memory estimate: untrained twins (0: rank, loss)")
+      ->capture_default_str();
   app.add_option("--max-context", *ctx,
                  "KV cache size for sequences of this many tokens (0: the model's positions)");
   app.add_option("--batch", *batch, "KV cache size for this many sequences")->capture_default_str();
   app.add_flag("!--no-tensors", *tensors, "omit the per-tensor table");
-  return [opt, tensors, ctx, batch] {
+  return [opt, tensors, ctx, batch, plan] {
     const ModelSource src = resolve_model_source(opt->model);
     auto m = load_model(src);
     const ModelConfig& c = m->config();
@@ -43,7 +50,10 @@ RunFn setup(CLI::App& app) {
                c.tie_embeddings ? ", head tied to embeddings" : "");
     fmt::print("file dtype:   {}  ({:.1f} MiB of tensor data)\n", m->report().source_dtype,
                m->report().file_bytes / 1048576.0);
-    fmt::print("memory:       {:.1f} MiB as f32 weights\n", m->n_params() * 4 / 1048576.0);
+    plan->threads = opt->threads;
+    const MemoryEstimate est = estimate_memory(src, c, m->arch(), *plan);
+    fmt::print("memory:       erank diff/loss with --batch-tokens {}, --twins {} (about):\n{}",
+               plan->batch_tokens, plan->twins, describe(est, *plan));
     // What `erank generate --batch B --max-context N` allocates (sliding layers keep a window).
     const int64_t n_ctx = *ctx > 0 ? *ctx : c.max_positions;
     const double per_token = double(KVCache::bytes_for(c, 1, 1, Precision::f32));

@@ -13,6 +13,7 @@
 #include "core/error.h"
 #include "eval/progress.h"
 #include "io/gguf.h"
+#include "models/memory_estimate.h"
 #include "tokenizer/tokenizer.h"
 
 #ifndef ERANK_VERSION
@@ -279,6 +280,19 @@ nlohmann::json run_evaluation(const RunSettings& s) {
   }
   data.texts.clear();
   data.texts.shrink_to_fit();
+
+  {  // Refuse a run that will not fit, before any model is loaded (models/memory_estimate.h).
+    int64_t longest = 0;
+    for (const auto& v : ids) longest = std::max<int64_t>(longest, int64_t(v.size()));
+    const MemoryPlan plan{.batch_tokens = std::min(std::max(s.batch_tokens, longest), tokens),
+                          .logits = s.with_loss,
+                          .twins = s.twins,
+                          .threads = s.threads};
+    const MemoryEstimate est = estimate_memory(src, cfg, *arch, plan);
+    check_memory(est, "erank " + s.command,
+                 longest > s.batch_tokens ? "--max-tokens and --batch-tokens" : "--batch-tokens",
+                 plan.batch_tokens, est.bytes_per_row);
+  }
 
   nlohmann::json settings = {{"command", s.command},
                              {"model", src.path},
