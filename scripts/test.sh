@@ -14,7 +14,7 @@ echo "== release build + tests"
 # Options set explicitly: a build/ configured by scripts/run.sh (tests off) must not be reused
 # as it is, and ctest fails when it finds no test instead of passing.
 ERANK_BUILD_DIR="$root/build" bash scripts/build.sh -DERANK_TESTS=ON -DERANK_BENCH=ON \
-  -DERANK_SANITIZE=OFF -DERANK_FUZZ=OFF
+  -DERANK_SANITIZE=OFF -DERANK_FUZZ=OFF -DERANK_PCH=ON
 (cd build && ctest --output-on-failure --no-tests=error -j"$jobs")
 
 if [ "${ERANK_QUICK:-0}" != 1 ]; then
@@ -23,7 +23,7 @@ if [ "${ERANK_QUICK:-0}" != 1 ]; then
   # only: reports keep file:line, and a translation unit compiles in 0.6-0.8x the time of -g.
   echo "== ASan + UBSan build (clang) + tests"
   ERANK_BUILD_DIR="$root/build-asan" bash scripts/build.sh -DERANK_TESTS=ON -DERANK_SANITIZE=ON \
-    -DERANK_BENCH=OFF -DERANK_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DERANK_BENCH=OFF -DERANK_FUZZ=ON -DERANK_PCH=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -gline-tables-only -DNDEBUG" -DCMAKE_CXX_COMPILER=clang++-14
   (cd build-asan && ASAN_OPTIONS=detect_leaks=0 ERANK_SANITIZED=1 \
     ctest --output-on-failure --no-tests=error -j"$jobs")
