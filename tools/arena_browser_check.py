@@ -133,6 +133,29 @@ def find_chromium():
     return None
 
 
+def launch_chromium(chrome, profile, size):
+    """Starts headless chromium with its DevTools port on `profile` and returns (process, Page)
+    on its first tab. `size` is "W,H"."""
+    browser = subprocess.Popen([chrome, "--headless=new", "--no-sandbox", "--disable-gpu",
+                                "--no-first-run", "--no-default-browser-check",
+                                "--disable-extensions", "--disable-dev-shm-usage",
+                                f"--user-data-dir={profile}", "--remote-debugging-port=0",
+                                f"--window-size={size}", "about:blank"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    active = os.path.join(profile, "DevToolsActivePort")
+    t0 = time.time()
+    while not (os.path.exists(active) and open(active).read().count("\n") >= 1):
+        if time.time() - t0 > 60:
+            raise RuntimeError("chromium did not open its DevTools port")
+        time.sleep(0.1)
+    cdp_port = open(active).read().split("\n")[0].strip()
+    targets = json.load(urllib.request.urlopen(f"http://127.0.0.1:{cdp_port}/json/list"))
+    ws_url = next(t["webSocketDebuggerUrl"] for t in targets if t["type"] == "page")
+    page = Page(WebSocket(ws_url))
+    page.call("Page.enable")
+    return browser, page
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--erank", required=True)
@@ -169,23 +192,7 @@ def main():
                 raise RuntimeError("the server did not start")
             time.sleep(0.1)
         base = f"http://127.0.0.1:{open(port_file).read().strip()}"
-        browser = subprocess.Popen([chrome, "--headless=new", "--no-sandbox", "--disable-gpu",
-                                    "--no-first-run", "--no-default-browser-check",
-                                    "--disable-extensions", "--disable-dev-shm-usage",
-                                    f"--user-data-dir={profile}", "--remote-debugging-port=0",
-                                    "--window-size=1200,900", "about:blank"],
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        active = os.path.join(profile, "DevToolsActivePort")
-        t0 = time.time()
-        while not (os.path.exists(active) and open(active).read().count("\n") >= 1):
-            if time.time() - t0 > 60:
-                raise RuntimeError("chromium did not open its DevTools port")
-            time.sleep(0.1)
-        cdp_port = open(active).read().split("\n")[0].strip()
-        targets = json.load(urllib.request.urlopen(f"http://127.0.0.1:{cdp_port}/json/list"))
-        ws_url = next(t["webSocketDebuggerUrl"] for t in targets if t["type"] == "page")
-        page = Page(WebSocket(ws_url))
-        page.call("Page.enable")
+        browser, page = launch_chromium(chrome, profile, "1200,900")
         page.call("Runtime.enable")
 
         page.goto(base + "/")

@@ -19,14 +19,11 @@ import json
 import math
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from arena_browser_check import Page, WebSocket, find_chromium  # noqa: E402
+from arena_browser_check import find_chromium, launch_chromium  # noqa: E402
 
 LENS_TEXTS, LENS_TOKENS = 3, 48
 
@@ -281,23 +278,7 @@ def main():
     profile = tempfile.mkdtemp(prefix="erank-chromium-")
     browser = None
     try:
-        browser = subprocess.Popen([chrome, "--headless=new", "--no-sandbox", "--disable-gpu",
-                                    "--no-first-run", "--no-default-browser-check",
-                                    "--disable-extensions", "--disable-dev-shm-usage",
-                                    f"--user-data-dir={profile}", "--remote-debugging-port=0",
-                                    "--window-size=1400,1000", "about:blank"],
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        active = os.path.join(profile, "DevToolsActivePort")
-        t0 = time.time()
-        while not (os.path.exists(active) and open(active).read().count("\n") >= 1):
-            if time.time() - t0 > 60:
-                raise RuntimeError("chromium did not open its DevTools port")
-            time.sleep(0.1)
-        port = open(active).read().split("\n")[0].strip()
-        targets = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list"))
-        page = Page(WebSocket(next(t["webSocketDebuggerUrl"] for t in targets
-                                   if t["type"] == "page")))
-        page.call("Page.enable")
+        browser, page = launch_chromium(chrome, profile, "1400,1000")
         page.call("Runtime.enable")
         page.goto("file://" + os.path.abspath(args.report))
         info = page.js(COLLECT)

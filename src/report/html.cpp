@@ -1,6 +1,7 @@
 #include "report/html.h"
 
 #include "core/error.h"
+#include "core/markup.h"
 
 #include <fmt/format.h>
 
@@ -8,31 +9,9 @@
 
 namespace erank::report {
 
+// The one escaper of the tree (core/markup.h), as Python's html.escape(s, quote=True).
 std::string esc(std::string_view s) {
-  std::string r;
-  r.reserve(s.size());
-  for (char c : s) {
-    switch (c) {
-      case '&':
-        r += "&amp;";
-        break;
-      case '<':
-        r += "&lt;";
-        break;
-      case '>':
-        r += "&gt;";
-        break;
-      case '"':
-        r += "&quot;";
-        break;
-      case '\'':
-        r += "&#39;";
-        break;
-      default:
-        r += c;
-    }
-  }
-  return r;
+  return xml_escape(s);
 }
 
 std::string num(std::optional<double> v, int digits) {

@@ -134,7 +134,7 @@ TEST(ReportPage, EscapesTextFromFiles) {
   EXPECT_EQ(html.find("<script"), std::string::npos);
   EXPECT_EQ(html.find("<i>"), std::string::npos);
   EXPECT_EQ(html.find("<b>"), std::string::npos);
-  EXPECT_NE(html.find("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;co&quot;"),
+  EXPECT_NE(html.find("&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; &quot;co&quot;"),
             std::string::npos);
   EXPECT_NE(html.find("evil&lt;i&gt;.json"), std::string::npos);
   // Self-contained: nothing fetched from anywhere.
@@ -195,7 +195,7 @@ TEST(ReportSvg, TicksAndSeries) {
 }
 
 TEST(ReportHtml, EscapeAndNumbers) {
-  EXPECT_EQ(esc("a<b>&\"c'"), "a&lt;b&gt;&amp;&quot;c&#39;");
+  EXPECT_EQ(esc("a<b>&\"c'"), "a&lt;b&gt;&amp;&quot;c&#x27;");
   EXPECT_EQ(num(1.23456), "1.235");
   EXPECT_EQ(num(std::nullopt), "n/a");
   EXPECT_EQ(num(NAN), "n/a");
