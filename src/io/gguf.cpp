@@ -399,16 +399,8 @@ bool GGUFFile::get_bool_or(std::string_view key, bool def) const {
 }
 
 std::vector<std::string> GGUFFile::get_string_array(std::string_view key) const {
-  const GGUFValue& v = lookup(kv_, key, origin_);
-  const GGUFArray& a = as_array(v, origin_, key);
-  std::vector<std::string> out;
-  out.reserve(a.size());
-  for (const auto& e : a) {
-    auto* s = std::get_if<std::string>(&e.v);
-    if (!s) fail("{}: metadata '{}' is not an array of strings", origin_, key);
-    out.push_back(*s);
-  }
-  return out;
+  const std::vector<std::string_view> views = get_string_array_views(key);
+  return {views.begin(), views.end()};
 }
 
 std::vector<std::string_view> GGUFFile::get_string_array_views(std::string_view key) const {
