@@ -5,7 +5,9 @@
 // integers are exact in f32, so only the final add rounds; we keep the steps separate anyway.)
 #include "io/quant.h"
 
+#include <immintrin.h>
 #include <cstdint>
+
 #include <cstring>
 
 #include "core/dtype.h"
@@ -291,9 +293,173 @@ void dequantize_as(const uint8_t* src, float* dst, int64_t n) {
   }
 }
 
+// AVX-512 expansions of the types that real files use most, the same f32 operations in the same
+// order as the block kernels above (a product rounded, then an add or subtract rounded), so the
+// same bits. For weights expanded panel by panel in a matrix product, where the scalar kernels
+// cost more than the product itself when decoding.
+// (GCC 12 warns that its own intrinsics' undefined operands may be uninitialised.)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#define ERANK_AVX512 __attribute__((target("avx512f,avx512bw,f16c")))
+
+// A block's f16 scale by the conversion instruction (infinities and NaNs the scalar way).
+ERANK_AVX512 inline float scale_at(const uint8_t* p) {
+  uint16_t h;
+  std::memcpy(&h, p, 2);
+  return (h & 0x7C00) == 0x7C00 ? f16_to_f32(h) : _cvtsh_ss(h);
+}
+
+ERANK_AVX512 inline __m512i u8x16(const uint8_t* p) {
+  return _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+}
+
+ERANK_AVX512 void q8_0_avx512(const uint8_t* b, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; i += QK, b += 34, y += QK) {
+    const __m512 d = _mm512_set1_ps(scale_at(b));
+    for (int h = 0; h < 2; ++h) {
+      const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 2 + 16 * h));
+      _mm512_storeu_ps(y + 16 * h, _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q)), d));
+    }
+  }
+}
+
+// Legacy 4/5-bit blocks: element j in the low nibble of qs[j], j + 16 in its high nibble, bit j of
+// qh (5-bit) as bit 4. Offset types (Q4_0, Q5_0) subtract before converting; Q4_1/Q5_1 add m.
+template <int kBits, bool kMin>
+ERANK_AVX512 void legacy_avx512(const uint8_t* b, float* y, int64_t n) {
+  constexpr size_t kBytes = 2 + (kMin ? 2 : 0) + (kBits == 5 ? 4 : 0) + 16;
+  const __m512i low4 = _mm512_set1_epi32(0x0F), bit4 = _mm512_set1_epi32(16);
+  const __m512i off = _mm512_set1_epi32(kBits == 5 ? 16 : 8);
+  for (int64_t i = 0; i < n; i += QK, b += kBytes, y += QK) {
+    const __m512 d = _mm512_set1_ps(scale_at(b));
+    const __m512 m = _mm512_set1_ps(kMin ? scale_at(b + 2) : 0.0f);
+    const uint8_t* qs = b + kBytes - 16;
+    const __m512i q = u8x16(qs);
+    __m512i lo = _mm512_and_si512(q, low4), hi = _mm512_srli_epi32(q, 4);
+    if constexpr (kBits == 5) {
+      uint32_t qh;
+      std::memcpy(&qh, qs - 4, 4);
+      lo = _mm512_mask_or_epi32(lo, __mmask16(qh & 0xFFFF), lo, bit4);
+      hi = _mm512_mask_or_epi32(hi, __mmask16(qh >> 16), hi, bit4);
+    }
+    if constexpr (!kMin) {
+      lo = _mm512_sub_epi32(lo, off);
+      hi = _mm512_sub_epi32(hi, off);
+    }
+    __m512 vl = _mm512_mul_ps(d, _mm512_cvtepi32_ps(lo)),
+           vh = _mm512_mul_ps(d, _mm512_cvtepi32_ps(hi));
+    if constexpr (kMin) {
+      vl = _mm512_add_ps(vl, m);
+      vh = _mm512_add_ps(vh, m);
+    }
+    _mm512_storeu_ps(y, vl);
+    _mm512_storeu_ps(y + 16, vh);
+  }
+}
+
+ERANK_AVX512 void q4_k_avx512(const uint8_t* b, float* y, int64_t n) {
+  const __m512i low4 = _mm512_set1_epi32(0x0F);
+  for (int64_t i = 0; i < n; i += QKK, b += 144, y += QKK) {
+    const float d = scale_at(b), dmin = scale_at(b + 2);
+    int sc[8], mn[8];
+    k_scale_min(b + 4, sc, mn);
+    const uint8_t* qs = b + 16;
+    for (int g = 0; g < 8; ++g) {
+      const __m512 dg = _mm512_set1_ps(d * static_cast<float>(sc[g]));
+      const __m512 mg = _mm512_set1_ps(dmin * static_cast<float>(mn[g]));
+      const int c = g / 2, shift = 4 * (g % 2);
+      for (int h = 0; h < 2; ++h) {
+        const __m512i q =
+            _mm512_and_si512(_mm512_srli_epi32(u8x16(qs + c * 32 + 16 * h), unsigned(shift)), low4);
+        _mm512_storeu_ps(y + g * 32 + 16 * h,
+                         _mm512_sub_ps(_mm512_mul_ps(dg, _mm512_cvtepi32_ps(q)), mg));
+      }
+    }
+  }
+}
+
+ERANK_AVX512 void q6_k_avx512(const uint8_t* b, float* y, int64_t n) {
+  const __m512i low4 = _mm512_set1_epi32(0x0F), low2 = _mm512_set1_epi32(0x03);
+  const __m512i off = _mm512_set1_epi32(32);
+  for (int64_t i = 0; i < n; i += QKK, b += 210, y += QKK) {
+    const uint8_t* ql = b;
+    const uint8_t* qh = b + 128;
+    const auto* sc = reinterpret_cast<const int8_t*>(b + 192);
+    const float d = scale_at(b + 208);
+    for (int c = 0; c < 2; ++c)
+      for (int j = 0; j < 4; ++j)
+        for (int h = 0; h < 2; ++h) {
+          const int l = 16 * h;
+          const __m512 dg = _mm512_set1_ps(d * static_cast<float>(sc[8 * c + 2 * j + h]));
+          const __m512i lo = _mm512_and_si512(
+              _mm512_srli_epi32(u8x16(ql + 64 * c + 32 * (j % 2) + l), unsigned(4 * (j / 2))),
+              low4);
+          const __m512i hi =
+              _mm512_and_si512(_mm512_srli_epi32(u8x16(qh + 32 * c + l), unsigned(2 * j)), low2);
+          const __m512i q = _mm512_sub_epi32(_mm512_or_si512(lo, _mm512_slli_epi32(hi, 4)), off);
+          _mm512_storeu_ps(y + 128 * c + 32 * j + l, _mm512_mul_ps(dg, _mm512_cvtepi32_ps(q)));
+        }
+  }
+}
+
+ERANK_AVX512 void bf16_avx512(const uint8_t* b, float* y, int64_t n) {
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 2 * i));
+    _mm512_storeu_ps(y + i, _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16)));
+  }
+  if (i < n) dequantize(GGMLType::BF16, b + 2 * i, y + i, n - i);
+}
+
+// The conversion instruction quiets signalling NaNs; a chunk holding any NaN goes the scalar way.
+ERANK_AVX512 void f16_avx512(const uint8_t* b, float* y, int64_t n) {
+  int64_t i = 0;
+  const __m256i exp = _mm256_set1_epi16(0x7C00), man = _mm256_set1_epi16(0x03FF);
+  for (; i + 16 <= n; i += 16) {
+    const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 2 * i));
+    const __m256i all_ones_exp = _mm256_cmpeq_epi16(_mm256_and_si256(h, exp), exp);
+    const __m256i nonzero_man =
+        _mm256_andnot_si256(_mm256_cmpeq_epi16(_mm256_and_si256(h, man), _mm256_setzero_si256()),
+                            _mm256_set1_epi16(-1));
+    if (!_mm256_testz_si256(all_ones_exp, nonzero_man))
+      dequantize(GGMLType::F16, b + 2 * i, y + i, 16);
+    else
+      _mm512_storeu_ps(y + i, _mm512_cvtph_ps(h));
+  }
+  if (i < n) dequantize(GGMLType::F16, b + 2 * i, y + i, n - i);
+}
+
+#pragma GCC diagnostic pop
+
 }  // namespace
 
 RowDequantizer row_dequantizer(GGMLType t) {
+  static const bool avx512 =
+      __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw");
+  if (avx512) {
+    switch (t) {
+      case GGMLType::BF16:
+        return bf16_avx512;
+      case GGMLType::F16:
+        return f16_avx512;
+      case GGMLType::Q8_0:
+        return q8_0_avx512;
+      case GGMLType::Q4_0:
+        return legacy_avx512<4, false>;
+      case GGMLType::Q4_1:
+        return legacy_avx512<4, true>;
+      case GGMLType::Q5_0:
+        return legacy_avx512<5, false>;
+      case GGMLType::Q5_1:
+        return legacy_avx512<5, true>;
+      case GGMLType::Q4_K:
+        return q4_k_avx512;
+      case GGMLType::Q6_K:
+        return q6_k_avx512;
+      default:
+        break;
+    }
+  }
   const TypeInfo& ti = info(t);
   if (!ti.fn && ti.block != 1) fail("dequantization of {} tensors is not supported", ti.name);
   switch (t) {

@@ -181,3 +181,23 @@ TEST(StoredWeights, F32AccessorRefusesStoredWeights) {
 }
 
 }  // namespace
+
+namespace {
+
+// The vectorised 16-bit expansions on every bit pattern (zeros, subnormals, infinities, NaNs):
+// the scalar conversion's bits.
+TEST(StoredWeights, SixteenBitExpansionsCoverEveryValue) {
+  std::vector<uint8_t> bytes(65536 * 2);
+  for (uint32_t i = 0; i < 65536; ++i) {
+    const uint16_t h = uint16_t(i);
+    std::memcpy(bytes.data() + 2 * i, &h, 2);
+  }
+  for (GGMLType t : {GGMLType::F16, GGMLType::BF16}) {
+    std::vector<float> want(65536), got(65536);
+    dequantize(t, bytes.data(), want.data(), 65536);
+    row_dequantizer(t)(bytes.data(), got.data(), 65536);
+    EXPECT_EQ(std::memcmp(want.data(), got.data(), want.size() * 4), 0) << ggml_type_name(t);
+  }
+}
+
+}  // namespace

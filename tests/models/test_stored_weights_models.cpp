@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "models/collect_sink.h"
+#include "models/kv_cache.h"
 #include "models/model.h"
 
 using namespace erank;
@@ -22,6 +23,23 @@ std::unique_ptr<Model> load_with(const std::string& path, bool f32) {
   auto m = load_model(path);
   ::unsetenv("ERANK_WEIGHTS");
   return m;
+}
+
+// Both loads of one model, kept for the next test on the same path (the last one only).
+struct Pair {
+  std::string path;
+  std::unique_ptr<Model> stored, f32;
+};
+Pair& both(const std::string& path) {
+  static Pair p;
+  if (p.path != path) {
+    p.stored.reset();
+    p.f32.reset();
+    p.stored = load_with(path, false);
+    p.f32 = load_with(path, true);
+    p.path = path;
+  }
+  return p;
 }
 
 // max |a - b| / max |b| over a tensor
@@ -51,8 +69,8 @@ class StoredVsF32 : public ::testing::TestWithParam<std::string> {};
 TEST_P(StoredVsF32, HiddenStatesLogitsAndLossAgree) {
   const std::string path = std::string(ERANK_SOURCE_DIR) + "/" + GetParam();
   if (!std::filesystem::exists(path)) GTEST_SKIP() << path << " not installed (scripts/install.sh)";
-  auto stored = load_with(path, false);
-  auto f32 = load_with(path, true);
+  auto& stored = both(path).stored;
+  auto& f32 = both(path).f32;
   int n_stored = 0;
   stored->weights().for_each([&](const std::string&, const Weight& w) { n_stored += w.stored(); });
   EXPECT_GT(n_stored, 0) << "no weight kept in its file's type";
@@ -91,6 +109,43 @@ TEST_P(StoredVsF32, HiddenStatesLogitsAndLossAgree) {
   }
   std::printf("[stored vs f32] %s: max rel diff hidden %.3g, logits %.3g, loss %.3g\n",
               GetParam().c_str(), worst_h, worst_l, worst_loss);
+}
+
+// Greedy decoding through the KV cache (prompt, then one-token steps: the few-row products that
+// expand the stored blocks per call): the same token ids and the same logits as the f32 path.
+std::vector<int32_t> greedy(const Model& m, Backend& be, std::vector<int32_t> ids, int n,
+                            std::vector<float>* logits) {
+  KVCache cache(m.config(), be, 1, int64_t(ids.size()) + n);
+  std::vector<int32_t> step = ids, out;
+  for (int i = 0; i < n; ++i) {
+    CollectSink sink({}, true);
+    m.forward_step(be, {step}, {0}, cache, sink);
+    const Matrix& l = sink.logits[0];
+    int32_t best = 0;
+    for (int64_t c = 1; c < l.cols; ++c)
+      if (l.at(l.rows - 1, c) > l.at(l.rows - 1, best)) best = int32_t(c);
+    for (int64_t c = 0; c < l.cols; ++c) logits->push_back(l.at(l.rows - 1, c));
+    out.push_back(best);
+    step = {best};
+  }
+  return out;
+}
+
+TEST_P(StoredVsF32, GreedyDecodingGivesTheSameTokens) {
+  const std::string path = std::string(ERANK_SOURCE_DIR) + "/" + GetParam();
+  if (!std::filesystem::exists(path)) GTEST_SKIP() << path << " not installed (scripts/install.sh)";
+  auto& stored = both(path).stored;
+  auto& f32 = both(path).f32;
+  auto be = make_backend("cpu", 0);
+  const int64_t V = stored->config().vocab_size;
+  for (std::vector<int32_t> prompt : {std::vector<int32_t>{1, 2, 3, 4},
+                                      std::vector<int32_t>{int32_t(V / 3), int32_t(V / 2), 42}}) {
+    std::vector<float> la, lb;
+    const auto a = greedy(*stored, *be, prompt, 8, &la);
+    const auto b = greedy(*f32, *be, prompt, 8, &lb);
+    EXPECT_EQ(a, b) << GetParam();
+    EXPECT_LE(rel_diff(la, lb), 1e-5) << GetParam();
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, StoredVsF32,
