@@ -161,6 +161,10 @@ class Backend {
   // (cpu: erank's kernel for every weight where the CPU runs it, instead of OpenBLAS tiles for big
   // weights, ~10% faster on those). Returns the previous setting; the reference always is.
   virtual bool set_batch_invariant(bool /*on*/) { return true; }
+  // Decoding: few-row products may read weights kept in their file's type from an f32 packed
+  // copy made once per weight (the f32 path's speed, at the f32 path's memory), instead of
+  // expanding their blocks on every step. The same sums either way. Off by default.
+  virtual void set_decode_cache(bool /*on*/) {}
 
   Act alloc(int64_t rows, int64_t cols) const;         // zero-filled
   Act alloc_uninit(int64_t rows, int64_t cols) const;  // for outputs written in full

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <limits>
 #include <map>
 #include <mutex>
@@ -160,6 +161,7 @@ class HostBackend final : public Backend {
 
   std::string name() const override { return kFast ? "cpu" : "reference"; }
   Precision precision() const override { return kFast ? Precision::f32 : Precision::f64; }
+  void set_decode_cache(bool on) override { decode_cache_ = on; }
   bool set_batch_invariant(bool on) override {
     return kFast ? std::exchange(batch_invariant_, on) : true;
   }
@@ -210,6 +212,21 @@ class HostBackend final : public Backend {
       // derived. The switch is per shape, so a given layer always sums in the same order.
       // Few rows (decoding): always erank's kernel, from the weight packed once.
       const bool few_rows = R <= kDecodeRows;
+      if (w.stored() && few_rows && decode_cache_ && gemm_f32_available()) {
+        // Decoding with the cache on: the f32 values packed once (set_decode_cache).
+        gemm_f32({.M = R,
+                  .N = O,
+                  .K = I,
+                  .A = xi,
+                  .lda = I,
+                  .b_nk = true,
+                  .C = yo,
+                  .ldc = O,
+                  .accumulate = bv != nullptr,
+                  .packed = packed_weight(w)},
+                 nt);
+        return;
+      }
       if (w.stored()) {
         // Blocks expanded per panel inside the kernel, for any row count: no f32 copy, and the
         // same sums as erank's kernel on the f32 values.
@@ -693,26 +710,39 @@ class HostBackend final : public Backend {
   }
 
   // The weight packed for gemm_f32, made on first use and kept while the weight lives (keyed by
-  // its values and shape; a weight freed and another allocated at the same address with the
-  // same shape would be stale, so entries also hold the first values as a check).
+  // its data and shape; a weight freed and another allocated at the same address with the
+  // same shape would be stale, so entries also hold its first 8 bytes as a check). A weight in
+  // its file's type is expanded to f32 first (the values its per-panel expansion gives).
   const float* packed_weight(const Weight& w) {
-    const float* v = w.values();
-    auto it = packed_.find(v);
+    const void* key = w.stored() ? static_cast<const void*>(w.raw) : w.values();
+    uint64_t first = 0;
+    std::memcpy(&first, key, std::min<size_t>(sizeof first, w.stored() ? w.row_bytes : 4));
+    auto it = packed_.find(key);
     if (it != packed_.end() && it->second.rows == w.dim(0) && it->second.cols == w.dim(1) &&
-        it->second.first == v[0])
+        it->second.first == first)
       return it->second.data.data();
-    Packed p{w.dim(0), w.dim(1), v[0], {}};
+    Packed p{w.dim(0), w.dim(1), first, {}};
     p.data.resize(gemm_f32_packed_floats(p.rows, p.cols));
+    Buffer<float> expanded;
+    const float* v = nullptr;
+    if (w.stored()) {
+      expanded.resize(size_t(p.rows * p.cols));
+      w.dequantize_rows(0, p.rows, expanded.data());
+      v = expanded.data();
+    } else {
+      v = w.values();
+    }
     gemm_f32_pack({.N = p.rows, .K = p.cols, .B = v, .ldb = p.cols, .b_nk = true}, p.data.data(),
                   nthreads());
-    return (packed_[v] = std::move(p)).data.data();
+    return (packed_[key] = std::move(p)).data.data();
   }
   struct Packed {
     int64_t rows = 0, cols = 0;
-    float first = 0;
+    uint64_t first = 0;
     Buffer<float> data;
   };
-  std::map<const float*, Packed> packed_;
+  std::map<const void*, Packed> packed_;
+  bool decode_cache_ = false;
 
   // cos and sin of every (row, frequency) angle, [rows, 2 * half]. Every layer rotates with the
   // same positions and frequencies, so the table is built once per forward and reused.

@@ -58,6 +58,10 @@ std::shared_ptr<EvalOptions> add_eval_options(CLI::App& app, bool twin, bool lay
                    "eval (default) or train (the original's dropout-active twin)")
         ->capture_default_str();
     app.add_flag("!--no-loss", r.with_loss, "skip the loss (no LM head pass)");
+    app.add_option(
+           "--twin-dtype", r.twin_dtype,
+           "f32 (default) or bf16: the twin's matrices rounded to bfloat16, half the memory")
+        ->capture_default_str();
   }
   if (twin && layers) {  // erank diff and sweep
     if (!sweep)

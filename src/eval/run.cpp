@@ -245,6 +245,8 @@ nlohmann::json run_evaluation(const RunSettings& s) {
   const auto t0 = clk::now();
   if (s.twin_mode != "eval" && s.twin_mode != "train")
     fail("--twin-mode must be eval or train, not '{}'", s.twin_mode);
+  if (s.twin_dtype != "f32" && s.twin_dtype != "bf16")
+    fail("--twin-dtype must be f32 or bf16, not '{}'", s.twin_dtype);
   if (s.twins < 0 || s.twins > 64) fail("--twins must be between 0 and 64");
   if (s.max_tokens < 2) fail("--max-tokens must be at least 2");
   if (s.batch_tokens < 1) fail("--batch-tokens must be at least 1");
@@ -287,6 +289,7 @@ nlohmann::json run_evaluation(const RunSettings& s) {
     const MemoryPlan plan{.batch_tokens = std::min(std::max(s.batch_tokens, longest), tokens),
                           .logits = s.with_loss,
                           .twins = s.twins,
+                          .twin_bf16 = s.twin_dtype == "bf16",
                           .threads = s.threads};
     const MemoryEstimate est = estimate_memory(src, cfg, *arch, plan);
     check_memory(est, "erank " + s.command,
@@ -305,6 +308,8 @@ nlohmann::json run_evaluation(const RunSettings& s) {
                              {"twin_mode", s.twin_mode},
                              {"loss", s.with_loss},
                              {"backend", s.backend}};
+  // Only when not the default, so per-text files written before the option still resume.
+  if (s.twin_dtype != "f32") settings["twin_dtype"] = s.twin_dtype;
   const nlohmann::json header = {{"erank_per_text", 2}, {"settings", settings}};
   std::vector<std::map<int64_t, ModelOnText>> done(passes.size());
   std::ofstream per_text;
@@ -337,7 +342,8 @@ nlohmann::json run_evaluation(const RunSettings& s) {
       if (!done[p].count(static_cast<int64_t>(i))) todo.push_back(static_cast<int64_t>(i));
     if (todo.empty() && p > 0) continue;
     const auto tl = clk::now();
-    std::unique_ptr<Model> model = p == 0 ? load_model(src) : make_twin(cfg, *arch, passes[p].seed);
+    std::unique_ptr<Model> model =
+        p == 0 ? load_model(src) : make_twin(cfg, *arch, passes[p].seed, s.twin_dtype == "bf16");
     load_s += secs(tl);
     pass_load_s += secs(tl);
     if (p == 0)
@@ -429,6 +435,7 @@ nlohmann::json run_evaluation(const RunSettings& s) {
   res["model"] = model_info;
   res["twin"] = {{"seeds", seeds},
                  {"mode", s.twin_mode},
+                 {"dtype", s.twin_dtype},
                  {"init", "Hugging Face _init_weights of the architecture, erank's seeded RNG"}};
   res["dataset"] = {{"name", data.name},
                     {"files", s.data.files},

@@ -30,6 +30,7 @@ struct RunSettings {
   int twins = 1;      // 0: no twin (rank, loss)
   uint64_t seed = 0;  // twin k uses seed + k
   std::string twin_mode = "eval";
+  std::string twin_dtype = "f32";  // or bf16: the twin's matrices rounded to bfloat16
   bool with_loss = true;
   std::string per_text;  // JSONL path ("" = none)
   bool resume = false;

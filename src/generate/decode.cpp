@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <deque>
 #include <span>
 
@@ -10,6 +11,7 @@
 #include "generate/stop_strings.h"
 #include "models/collect_sink.h"
 #include "models/kv_cache.h"
+#include "models/memory_estimate.h"
 #include "tokenizer/tokenizer.h"
 
 namespace erank::gen {
@@ -87,6 +89,21 @@ void validate_prompts(const ModelConfig& c, const std::vector<std::vector<int32_
   }
 }
 
+// Weights kept in their file's type decode at about half the speed of packed f32 copies (each
+// step expands every block again). A model whose f32 copy takes at most a quarter of the free
+// memory gets the copies (speed); a bigger one decodes from its blocks (a 7B Q4 model stays at
+// its file's size). ERANK_DECODE_CACHE=on|off decides instead.
+static bool decode_cache_wanted(const Model& m) {
+  if (const char* env = std::getenv("ERANK_DECODE_CACHE")) {
+    const std::string v = env;
+    if (v == "on" || v == "1") return true;
+    if (v == "off" || v == "0") return false;
+    fail("ERANK_DECODE_CACHE must be on or off, not '{}'", v);
+  }
+  const auto avail = available_memory();
+  return avail && double(m.n_params()) * 4.0 <= double(avail->bytes) / 4.0;
+}
+
 Generator::Generator(const Model& m, Backend& be, const Tokenizer& tok, GenOptions opt)
     : model_(m), be_(be), tok_(tok), opt_(std::move(opt)), chain_(make_chain(opt_.sampling)) {
   if (opt_.max_new_tokens < 1)
@@ -94,6 +111,7 @@ Generator::Generator(const Model& m, Backend& be, const Tokenizer& tok, GenOptio
   if (opt_.batch < 1) fail("--batch must be at least 1 (got {})", opt_.batch);
   if (opt_.max_context < 0) fail("--max-context must not be negative (got {})", opt_.max_context);
   StopMatcher check(opt_.stops);  // rejects empty stop strings up front
+  be_.set_decode_cache(decode_cache_wanted(m));
 }
 
 bool Generator::finished(Seq& s) {

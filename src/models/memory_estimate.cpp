@@ -110,9 +110,11 @@ MemoryEstimate estimate_memory(const ModelConfig& c, const Architecture& arch, s
   // tables and the GGUF metadata).
   e.base_bytes = size_t(40 * kMiB) + size_t(c.vocab_size) * 300;
   e.weights_bytes = weights_bytes;
-  if (plan.twins > 0) {  // make_twin: every tensor of the table in f32, tied ones shared
+  if (plan.twins > 0) {  // make_twin: every tensor of the table in f32 (bf16 matrices), tied shared
     for (const TensorSpec& t : arch.tensors(c))
-      if (t.tied_to.empty()) e.twin_bytes += size_t(numel_of(t.shape)) * sizeof(float);
+      if (t.tied_to.empty())
+        e.twin_bytes += size_t(numel_of(t.shape)) *
+                        (plan.twin_bf16 && t.shape.size() == 2 ? sizeof(uint16_t) : sizeof(float));
   }
   if (plan.kv_slots > 0 && plan.kv_context > 0)
     e.kv_bytes = KVCache::bytes_for(c, plan.kv_slots, plan.kv_context, Precision::f32);

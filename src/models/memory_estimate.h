@@ -20,6 +20,7 @@ struct MemoryPlan {
   int64_t logit_rows = -1;      // rows that go through the LM head (-1: all, as for the loss)
   bool logits = true;           // false: no LM head at all (rank: hidden states only)
   int twins = 0;                // untrained twins (f32 models, one at a time after the trained one)
+  bool twin_bf16 = false;       // --twin-dtype bf16: the twin's matrices in 2 bytes per value
   int64_t kv_slots = 0, kv_context = 0;  // generation's KV cache (0: none)
   int threads = 0;                       // for per-thread scratch (0: all cores)
 };

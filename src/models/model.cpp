@@ -7,8 +7,10 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <set>
 
+#include "core/dtype.h"
 #include "core/error.h"
 #include "io/atomic_file.h"
 #include "io/gguf.h"
@@ -485,7 +487,8 @@ ModelConfig load_config(const ModelSource& src, const Architecture** arch) {
   return c;
 }
 
-std::unique_ptr<Model> make_twin(const ModelConfig& cfg, const Architecture& arch, uint64_t seed) {
+std::unique_ptr<Model> make_twin(const ModelConfig& cfg, const Architecture& arch, uint64_t seed,
+                                 bool bf16) {
   Weights w;
   LoadReport rep;
   std::vector<TensorSpec> todo;
@@ -532,9 +535,18 @@ std::unique_ptr<Model> make_twin(const ModelConfig& cfg, const Architecture& arc
         std::fill_n(v.begin() + s.init.zero_row * cols, cols, 0.0f);
       }
     }
+    if (bf16 && t.shape.size() == 2) {  // the matrices; norms and biases stay f32
+      auto bytes = std::make_shared<std::vector<uint16_t>>(v.size());
+      for (size_t i = 0; i < v.size(); ++i) (*bytes)[i] = f32_to_bf16(v[i]);
+      v = Buffer<float>();
+      t.codec = &weight_codec(GGMLType::BF16);
+      t.raw = reinterpret_cast<const uint8_t*>(bytes->data());
+      t.row_bytes = size_t(t.shape[1]) * sizeof(uint16_t);
+      t.keep = std::move(bytes);
+    }
   }
   for (size_t k = 0; k < todo.size(); ++k) w.set(todo[k].name, std::move(filled[k]));
-  rep.source_dtype = "F32";
+  rep.source_dtype = bf16 ? "BF16+F32" : "F32";
   return std::make_unique<Model>(cfg, arch, std::move(w), std::move(rep));
 }
 

@@ -104,8 +104,11 @@ double forward_flops(const ModelConfig& cfg, const Architecture& arch,
 ModelConfig load_config(const ModelSource& src, const Architecture** arch);
 
 // The untrained twin: same config, weights drawn by the architecture's HF `_init_weights`
-// scheme from `seed`; identical on every run and any thread count.
-std::unique_ptr<Model> make_twin(const ModelConfig& cfg, const Architecture& arch, uint64_t seed);
+// scheme from `seed`; identical on every run and any thread count. `bf16`: every matrix is the
+// same draw rounded to bfloat16 (round to nearest even, as torch's .to(bfloat16)) and kept in
+// 2 bytes per value, expanded per panel by the backend: half the memory of an f32 twin.
+std::unique_ptr<Model> make_twin(const ModelConfig& cfg, const Architecture& arch, uint64_t seed,
+                                 bool bf16 = false);
 
 // Writes config.json + model.safetensors (f32, HF names and layouts) that transformers loads.
 void save_hf_folder(const Model& m, const std::string& dir);
