@@ -64,7 +64,7 @@ INSTANTIATE_TEST_SUITE_P(Fixtures, TwinBf16,
                          ::testing::Values("llama_gqa_rope3", "gpt2", "opt_preln", "gemma3"));
 
 TEST(TwinBf16, RoundingIsToNearestEven) {
-  EXPECT_EQ(bf16_to_f32(f32_to_bf16(1.0f + 1.0f / 256)), 1.0f);  // tie: 1.0 is even
+  EXPECT_EQ(bf16_to_f32(f32_to_bf16(1.0f + 1.0f / 256)), 1.0f);               // tie: 1.0 is even
   EXPECT_EQ(bf16_to_f32(f32_to_bf16(1.0f + 3.0f / 256)), 1.0f + 4.0f / 256);  // tie: up to even
   EXPECT_EQ(bf16_to_f32(f32_to_bf16(-0.1f)), -0.10009765625f);
 }
