@@ -18,6 +18,7 @@ EvalSettings settings_for(const std::string& task, const TaskInputOptions& o) {
   s.tasks = {task};
   s.limit = o.limit;
   s.data = o.data;
+  s.data_option = "--task-data";
   return s;
 }
 

@@ -109,8 +109,8 @@ std::vector<ojson> load_docs_or_fail(const TaskConfig& t, const std::string& spl
   if (!table) {
     std::string where;
     for (auto& x : searched) where += (where.empty() ? "" : "; ") + x;
-    fail("task {}: split '{}' not found (searched: {}); pass --data {}:{}=FILE", t.task, split,
-         where.empty() ? "nothing" : where, t.task, split);
+    fail("task {}: split '{}' not found (searched: {}); pass {} {}:{}=FILE", t.task, split,
+         where.empty() ? "nothing" : where, s.data_option, t.task, split);
   }
   if (table->rows.empty()) fail("{}: task {} split '{}' is empty", table->origin, t.task, split);
   if (!t.process_docs.empty()) process_docs(t.process_docs, table->rows, t.task);

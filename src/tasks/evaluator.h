@@ -39,6 +39,7 @@ struct EvalSettings {
   uint64_t label_seed = 0;  // draws of --fewshot-labels random
   // --data: "TASK" / "TASK:SPLIT" / a tag or family name -> a file or folder
   std::vector<std::pair<std::string, std::string>> data;
+  std::string data_option = "--data";     // how the command names it, for the missing-split error
   std::string scoring = "loglikelihood";  // or "opencompass-ppl"
   // --dola: multiple-choice requests scored by DoLa's contrast over these candidate layers
   // (LLOptions::dola_layers); empty: log-probabilities. Generative tasks refuse it.
