@@ -201,7 +201,9 @@ void pack_any(const GemmF32& g, int64_t p, float* dst) {
 // (GCC 12 warns that its own intrinsics' undefined operands are uninitialised.)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wuninitialized"
+#if !defined(__clang__)  // clang has no -Wmaybe-uninitialized (and would warn about the pragma)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 // dst[k * 32 + r] = src[r * lds + k] for r, k < 16: a 16 x 16 transpose in registers (4x4
 // transposes within 128-bit lanes, then the lanes moved), ~4x faster than gathering columns.
 __attribute__((target("avx512f"))) void transpose16(const float* src, int64_t lds, float* dst) {

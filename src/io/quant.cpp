@@ -299,7 +299,9 @@ void dequantize_as(const uint8_t* src, float* dst, int64_t n) {
 // cost more than the product itself when decoding.
 // (GCC 12 warns that its own intrinsics' undefined operands may be uninitialised.)
 #pragma GCC diagnostic push
+#if !defined(__clang__)  // clang has no -Wmaybe-uninitialized (and would warn about the pragma)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #define ERANK_AVX512 __attribute__((target("avx512f,avx512bw,f16c")))
 
 // A block's f16 scale by the conversion instruction (infinities and NaNs the scalar way).
