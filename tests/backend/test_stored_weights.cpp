@@ -166,6 +166,31 @@ TEST(StoredWeights, BackendLinearAndEmbedMatchF32Weights) {
   }
 }
 
+// The decode cache (set_decode_cache: few-row products from a packed f32 copy made once) gives
+// the same bits as expanding the blocks per call, and as the f32 weight, on every call.
+TEST(StoredWeights, DecodeCacheGivesTheSameProducts) {
+  auto be = make_backend("cpu", 2);
+  for (GGMLType t : {GGMLType::BF16, GGMLType::Q4_0, GGMLType::Q4_K, GGMLType::Q8_0}) {
+    auto [sw, fw] = random_weight(t, 70, 512, unsigned(int(t) + 11));
+    for (int64_t rows : {1, 3, 64}) {
+      Act x = be->alloc(rows, 512);
+      std::mt19937 gen{unsigned(rows + 5)};
+      std::normal_distribution<float> nd(0.0f, 1.0f);
+      for (int64_t i = 0; i < x.size(); ++i) x.f[size_t(i)] = nd(gen);
+      Act blocks, cached, again, f32;
+      be->set_decode_cache(false);
+      be->linear(x, sw, nullptr, blocks);
+      be->set_decode_cache(true);
+      be->linear(x, sw, nullptr, cached);
+      be->linear(x, sw, nullptr, again);  // from the copy packed by the call before
+      be->linear(x, fw, nullptr, f32);
+      ASSERT_EQ(cached.f, blocks.f) << ggml_type_name(t) << " rows " << rows;
+      ASSERT_EQ(again.f, blocks.f) << ggml_type_name(t) << " rows " << rows;
+      ASSERT_EQ(f32.f, blocks.f) << ggml_type_name(t) << " rows " << rows;
+    }
+  }
+}
+
 TEST(StoredWeights, F32AccessorRefusesStoredWeights) {
   auto [sw, fw] = random_weight(GGMLType::Q8_0, 4, 64, 1);
   EXPECT_THROW(sw.values(), Error);
