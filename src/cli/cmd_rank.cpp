@@ -5,8 +5,7 @@ namespace erank::cli {
 namespace {
 
 RunFn setup(CLI::App& app) {
-  auto o = add_eval_options(app, /*twin=*/false, /*layers=*/true);
-  o->run.layers = "all";
+  auto o = add_eval_options(app, /*twin=*/false, /*layers=*/true);  // layers: all by default
   return [o] {
     o->run.command = "rank";
     o->run.twins = 0;

@@ -65,7 +65,6 @@ int run(EvalOptions& o) {
 
 RunFn setup(CLI::App& app) {
   auto o = add_eval_options(app, /*twin=*/true, /*layers=*/true, /*sweep=*/true);
-  o->run.layers = "first,middle,last";
   return [o] {
     o->run.command = "diff";
     return run(*o);

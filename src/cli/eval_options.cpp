@@ -47,8 +47,12 @@ std::shared_ptr<EvalOptions> add_eval_options(CLI::App& app, bool twin, bool lay
                  "tokens per forward: texts are packed into batches of at most this many")
       ->capture_default_str();
   app.add_flag("!--no-special-tokens", r.add_special_tokens, "tokenise without BOS/EOS");
+  // Defaults shown by --help: the sweep's layer ablation; rank's curve over every layer.
+  if (sweep) r.layers = "first,middle,last";
+  if (layers && !twin) r.layers = "all";
   if (layers)
-    app.add_option("--layers", r.layers, "last | all | comma-separated HF hidden_states indices")
+    app.add_option("--layers", r.layers,
+                   "last | all | comma-separated first, middle, last and HF hidden_states indices")
         ->capture_default_str();
   if (twin) {
     app.add_option("--twins", r.twins, "number of untrained twins (seeds seed .. seed+K-1)")
@@ -71,7 +75,7 @@ std::shared_ptr<EvalOptions> add_eval_options(CLI::App& app, bool twin, bool lay
     app.add_flag("--with-accuracy", o->with_accuracy,
                  "with a task: its accuracy for the trained model, as erank eval");
     app.add_option("--task-data", o->task_data,
-                   "with --task: TASK=PATH or TASK:SPLIT=PATH, a local copy of a task's data");
+                   "with --task(s): TASK=PATH or TASK:SPLIT=PATH, a local copy of a task's data");
     app.add_option("--include-path", o->include_paths, "more folders of task YAML files");
   }
   app.add_option("--out", o->out, "results JSON (written atomically)");
