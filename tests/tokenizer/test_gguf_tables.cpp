@@ -60,7 +60,8 @@ std::vector<std::string> golden_texts() {
                                   "<start_of_turn>user"};
   std::ifstream f(kSrc / "tests/fixtures/tokenizer/goldens/gemma3.json");
   if (f) {
-    for (auto& c : json::parse(f)["cases"])
+    const json doc = json::parse(f);  // named: a temporary would die before the loop's body
+    for (auto& c : doc["cases"])
       if (c.contains("text")) out.push_back(c["text"].get<std::string>());
   }
   return out;
