@@ -1,4 +1,6 @@
 // Atomic whole-file writes: data goes to "<path>.tmp.<pid>", is flushed, then renamed over <path>.
+// A path that exists and is not a regular file (/dev/null, /dev/stdout, a FIFO) is written in
+// place instead: renaming over it would replace the device with a file (as root, /dev/null).
 #pragma once
 #include <string>
 #include <string_view>
@@ -17,6 +19,7 @@ class AtomicFile {
  private:
   std::string path_, tmp_;
   int fd_ = -1;
+  bool direct_ = false;  // writing to a device or FIFO in place
 };
 
 void write_file_atomic(const std::string& path, std::string_view bytes);
