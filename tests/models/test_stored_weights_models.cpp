@@ -64,15 +64,21 @@ double loss(const Matrix& logits, const std::vector<int32_t>& ids) {
   return sum / double(logits.rows - 1);
 }
 
-class StoredVsF32 : public ::testing::TestWithParam<std::string> {};
+class StoredVsF32 : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    path = std::string(ERANK_SOURCE_DIR) + "/" + GetParam();
+    if (!std::filesystem::exists(path))
+      GTEST_SKIP() << path << " not installed (scripts/install.sh)";
+    // The real models load twice (one f32 copy): minutes under the sanitizers, where the bf16
+    // fixtures and tests/backend's stored products cover the same code.
+    if (std::getenv("ERANK_SANITIZED") && GetParam().starts_with("models/"))
+      GTEST_SKIP() << "release build only";
+  }
+  std::string path;
+};
 
 TEST_P(StoredVsF32, HiddenStatesLogitsAndLossAgree) {
-  const std::string path = std::string(ERANK_SOURCE_DIR) + "/" + GetParam();
-  if (!std::filesystem::exists(path)) GTEST_SKIP() << path << " not installed (scripts/install.sh)";
-  // The real models load twice (one f32 copy): minutes under the sanitizers, where the bf16
-  // fixtures and tests/backend's stored products cover the same code.
-  if (std::getenv("ERANK_SANITIZED") && GetParam().starts_with("models/"))
-    GTEST_SKIP() << "release build only";
   auto& stored = both(path).stored;
   auto& f32 = both(path).f32;
   int n_stored = 0;
@@ -136,12 +142,6 @@ std::vector<int32_t> greedy(const Model& m, Backend& be, std::vector<int32_t> id
 }
 
 TEST_P(StoredVsF32, GreedyDecodingGivesTheSameTokens) {
-  const std::string path = std::string(ERANK_SOURCE_DIR) + "/" + GetParam();
-  if (!std::filesystem::exists(path)) GTEST_SKIP() << path << " not installed (scripts/install.sh)";
-  // The real models load twice (one f32 copy): minutes under the sanitizers, where the bf16
-  // fixtures and tests/backend's stored products cover the same code.
-  if (std::getenv("ERANK_SANITIZED") && GetParam().starts_with("models/"))
-    GTEST_SKIP() << "release build only";
   auto& stored = both(path).stored;
   auto& f32 = both(path).f32;
   auto be = make_backend("cpu", 0);
