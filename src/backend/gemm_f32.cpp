@@ -334,6 +334,11 @@ bool gemm_f32_available() {
   return ok;
 }
 
+int64_t gemm_f32_kc_step(int64_t K) {
+  const int64_t nkb = std::max<int64_t>(1, (K + kKc - 1) / kKc);
+  return std::max<int64_t>(1, (K + nkb - 1) / nkb);
+}
+
 size_t gemm_f32_packed_floats(int64_t N, int64_t K) {
   return size_t((N + kNr - 1) / kNr * kNr * std::max<int64_t>(K, 1));
 }
@@ -347,8 +352,7 @@ void gemm_f32_pack(const GemmF32& g, float* dst, int threads) {
 void gemm_f32(const GemmF32& g, int threads) {
   if (g.M <= 0 || g.N <= 0) return;
   const int64_t np = (g.N + kNr - 1) / kNr;
-  const int64_t nkb = std::max<int64_t>(1, (g.K + kKc - 1) / kKc);
-  const int64_t kc_step = std::max<int64_t>(1, (g.K + nkb - 1) / nkb);
+  const int64_t kc_step = gemm_f32_kc_step(g.K);
   // Tasks of about kRowPanels x kColPanels micro-tiles, evened out so that no task is a sliver,
   // and at least four per thread so that dynamic scheduling balances the cores (for products of
   // few rows, by narrower column blocks). Task boundaries never change the sums.

@@ -33,6 +33,13 @@ struct GemmF32 {
 };
 
 bool gemm_f32_available();
+// The k blocks every element of C is summed in (block by block, each from zero, then added to
+// C): a function of K alone, so that kernels of other shapes give the same bits.
+int64_t gemm_f32_kc_step(int64_t K);
+// The product for a stored B and few rows (M <= gemm_stored_rows_max), with the weight's rows in
+// the vector lanes and no packed panel: the same sums as gemm_f32, bit for bit. AVX-512 only.
+constexpr int64_t gemm_stored_rows_max = 8;
+void gemm_stored_rows(const GemmF32& g, int threads);
 // threads > 1: runs an OpenMP team of that many; 1: runs on the calling thread (inside a task).
 void gemm_f32(const GemmF32& g, int threads);
 // Packing op(B) once for many products (weights in decoding, where a product has few rows and

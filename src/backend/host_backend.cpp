@@ -227,6 +227,23 @@ class HostBackend final : public Backend {
                  nt);
         return;
       }
+      if (w.stored() && R <= gemm_stored_rows_max && w.codec->dequantize_columns &&
+          gemm_f32_available() && w.row_bytes * 16 < (size_t(1) << 31)) {
+        // Decoding: blocks expanded with the weight's rows in the vector lanes, no panel.
+        gemm_stored_rows({.M = R,
+                          .N = O,
+                          .K = I,
+                          .A = xi,
+                          .lda = I,
+                          .C = yo,
+                          .ldc = O,
+                          .accumulate = bv != nullptr,
+                          .Bq = w.raw,
+                          .ldbq = w.row_bytes,
+                          .codec = w.codec},
+                         nt);
+        return;
+      }
       if (w.stored()) {
         // Blocks expanded per panel inside the kernel, for any row count: no f32 copy, and the
         // same sums as erank's kernel on the f32 values.

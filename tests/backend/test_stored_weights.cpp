@@ -120,15 +120,69 @@ TEST_P(StoredGemm, BitwiseEqualToTheProductOnExpandedValues) {
         ASSERT_EQ(std::memcmp(got.data(), want.data(), got.size() * 4), 0)
             << ggml_type_name(t) << " M " << M << " N " << N << " K " << K << " acc " << acc
             << " threads " << threads;
+        // The few-row kernel (rows in the vector lanes, no panel): the same bits again.
+        if (M <= gemm_stored_rows_max && sw.codec->dequantize_columns) {
+          got = C0;
+          gemm_stored_rows(gs, threads);
+          ASSERT_EQ(std::memcmp(got.data(), want.data(), got.size() * 4), 0)
+              << "gemm_stored_rows " << ggml_type_name(t) << " M " << M << " N " << N << " K " << K
+              << " acc " << acc << " threads " << threads;
+        }
       }
   }
 }
 
 // K = 768 and 1280 are cut into K blocks of 384 and 320: ranges that split 256-value blocks.
+// K = 4096 is cut at 373, 746, ...: K blocks that end inside 32-value blocks.
 INSTANTIATE_TEST_SUITE_P(Shapes, StoredGemm,
                          ::testing::Values(Shape{1, 70, 512}, Shape{3, 33, 768},
                                            Shape{15, 64, 1280}, Shape{100, 40, 256},
-                                           Shape{29, 96, 768}));
+                                           Shape{29, 96, 768}, Shape{1, 130, 4096},
+                                           Shape{2, 17, 256}, Shape{5, 100, 768},
+                                           Shape{8, 37, 1280}));
+
+// Each column dequantizer against the row expansion, transposed: n rows of 1 to 16 held in a
+// buffer of exactly n rows (nothing read past them), every block of a row, and scales that are
+// zero, subnormal, infinite or NaN (the scalar conversion's bits, signalling NaNs kept).
+TEST(StoredWeights, ColumnDequantizersEqualRowsTransposed) {
+  const uint16_t specials[] = {0x0000, 0x8000, 0x0001, 0x7C00, 0xFC00, 0x7E00, 0x7C01, 0x3C00};
+  int checked = 0;
+  for (GGMLType t : kTypes) {
+    const ColumnDequantizer cols = column_dequantizer(t);
+    if (!cols) continue;
+    ++checked;
+    const int64_t blk = ggml_block_size(t), nb = 3;
+    for (int n = 1; n <= 16; ++n) {
+      auto [sw, fw] = random_weight(t, n, blk * nb, unsigned(n * 31 + int(t)));
+      // Special scales in some blocks (the weight's bytes are ours to change).
+      auto* bytes = const_cast<uint8_t*>(sw.raw);
+      std::mt19937 rng{unsigned(n)};
+      for (int r = 0; r < n; r += 3)
+        for (int off : scale_offsets(t)) {
+          const uint16_t h = specials[rng() % 8];
+          std::memcpy(bytes + size_t(r) * sw.row_bytes + size_t(off), &h, 2);
+        }
+      std::vector<float> rows(size_t(n * blk * nb));
+      dequantize(t, bytes, rows.data(), n * blk * nb);
+      std::vector<float> got(size_t(16 * blk));
+      for (int64_t b = 0; b < nb; ++b) {
+        std::vector<uint8_t> exact(sw.row_bytes * size_t(n));  // exactly n rows, for ASan
+        std::memcpy(exact.data(), bytes, exact.size());
+        cols(exact.data() + size_t(b) * ggml_type_size(t), sw.row_bytes, n, got.data());
+        for (int r = 0; r < n; ++r)
+          for (int64_t j = 0; j < blk; ++j) {
+            const float want = rows[size_t(r * blk * nb + b * blk + j)];
+            const float have = got[size_t(j * 16 + r)];
+            ASSERT_EQ(std::memcmp(&want, &have, 4), 0)
+                << ggml_type_name(t) << " n " << n << " block " << b << " row " << r << " value "
+                << j << ": " << have << " vs " << want;
+          }
+      }
+    }
+  }
+  if (!column_dequantizer(GGMLType::Q4_0)) GTEST_SKIP() << "no AVX-512 column dequantizers";
+  EXPECT_EQ(checked, 7);
+}
 
 TEST(StoredWeights, BackendLinearAndEmbedMatchF32Weights) {
   for (const char* name : {"cpu", "reference"}) {

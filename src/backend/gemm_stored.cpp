@@ -1,0 +1,130 @@
+// Products of few rows (decoding) on weights kept in their file's type. gemm_f32 expands a stored
+// weight row by row and transposes it into a packed panel, which costs several times the product
+// itself when there are one or two rows. Here the codec's column dequantizer expands one block of
+// 16 weight rows straight into vectors whose lanes are those rows (T[j][16]), and each lane runs
+// the same chain of FMAs down k as gemm_f32's micro-kernel: c = 0, c = fma(a[k], w[k], c) over a
+// k block of gemm_f32_kc_step(K), then c + C. So the result is gemm_f32's, bit for bit.
+#include <immintrin.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <array>
+#include <utility>
+#include <vector>
+
+#include "backend/backend.h"
+#include "backend/gemm_f32.h"
+#include "core/error.h"
+
+namespace erank {
+
+namespace {
+
+#define ERANK_AVX512 __attribute__((target("avx512f")))
+
+ERANK_AVX512 inline __mmask16 lanes(int64_t n) {
+  return n >= 16 ? __mmask16(0xFFFF) : n <= 0 ? __mmask16(0) : __mmask16((1u << n) - 1);
+}
+
+// kG groups of 16 weight rows (columns of C) starting at column n0, for MR rows of A.
+template <int MR, int kG>
+ERANK_AVX512 void columns_task(const GemmF32& g, int64_t n0, int64_t kc_step, float* T) {
+  const WeightCodec& cd = *g.codec;
+  const int64_t blk = cd.block, nblocks = g.K / blk;
+  int ng = 0;  // groups that hold columns
+  while (ng < kG && n0 + 16 * ng < g.N) ++ng;
+  __m512 acc[kG][MR];
+  for (int q = 0; q < kG; ++q)
+    for (int m = 0; m < MR; ++m) acc[q][m] = _mm512_setzero_ps();
+  int64_t seg0 = 0, seg1 = std::min(g.K, kc_step);  // the k block being summed
+  auto flush = [&] {
+    const bool add = g.accumulate || seg0 > 0;
+    for (int q = 0; q < ng; ++q) {
+      const __mmask16 mk = lanes(g.N - (n0 + 16 * q));
+      for (int m = 0; m < MR; ++m) {
+        float* c = g.C + m * g.ldc + n0 + 16 * q;
+        __m512 v = acc[q][m];
+        if (add) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mk, c));
+        _mm512_mask_storeu_ps(c, mk, v);
+        acc[q][m] = _mm512_setzero_ps();
+      }
+    }
+  };
+  for (int64_t b = 0; b < nblocks; ++b) {
+    for (int q = 0; q < ng; ++q) {
+      const int64_t r0 = n0 + 16 * q;
+      cd.dequantize_columns(g.Bq + size_t(r0) * g.ldbq + size_t(b) * cd.block_bytes, g.ldbq,
+                            int(std::min<int64_t>(16, g.N - r0)), T + q * blk * 16);
+    }
+    // The next block's bytes of these rows, as 16 * kG strided streams are more than the
+    // hardware prefetchers follow.
+    if (b + 1 < nblocks)
+      for (int64_t r = n0; r < std::min(g.N, n0 + 16 * kG); ++r)
+        _mm_prefetch(reinterpret_cast<const char*>(g.Bq + size_t(r) * g.ldbq +
+                                                   size_t(b + 1) * cd.block_bytes + 64),
+                     _MM_HINT_T0);
+    int64_t k = b * blk;
+    const int64_t kend = k + blk;
+    while (k < kend) {
+      const int64_t stop = std::min(kend, seg1);
+      for (; k < stop; ++k) {
+        const float* t = T + (k - b * blk) * 16;
+        __m512 av[MR];
+        for (int m = 0; m < MR; ++m) av[m] = _mm512_set1_ps(g.A[m * g.lda + k]);
+        for (int q = 0; q < kG; ++q) {
+          const __m512 w = _mm512_loadu_ps(t + q * blk * 16);
+          for (int m = 0; m < MR; ++m) acc[q][m] = _mm512_fmadd_ps(av[m], w, acc[q][m]);
+        }
+      }
+      if (k == seg1) {
+        flush();
+        seg0 = seg1;
+        seg1 = std::min(g.K, seg1 + kc_step);
+      }
+    }
+  }
+}
+
+using Task = void (*)(const GemmF32&, int64_t, int64_t, float*);
+template <int MR>
+constexpr int groups_for() {  // accumulators within the 32 registers, with room for loads
+  return MR <= 3 ? 4 : MR <= 6 ? 3 : 2;
+}
+template <int... R>
+constexpr std::array<Task, sizeof...(R) + 1> task_table(std::integer_sequence<int, R...>) {
+  return {nullptr, &columns_task<R + 1, groups_for<R + 1>()>...};
+}
+constexpr auto kTasks = task_table(std::make_integer_sequence<int, gemm_stored_rows_max>{});
+
+template <int... R>
+constexpr std::array<int, sizeof...(R) + 1> group_table(std::integer_sequence<int, R...>) {
+  return {0, groups_for<R + 1>()...};
+}
+constexpr auto kGroups = group_table(std::make_integer_sequence<int, gemm_stored_rows_max>{});
+
+}  // namespace
+
+void gemm_stored_rows(const GemmF32& g, int threads) {
+  if (g.M <= 0 || g.N <= 0) return;
+  const int64_t kc_step = gemm_f32_kc_step(g.K);
+  if (g.K == 0) {
+    if (!g.accumulate)
+      for (int64_t r = 0; r < g.M; ++r) std::fill_n(g.C + r * g.ldc, g.N, 0.0f);
+    return;
+  }
+  ERANK_CHECK(g.M <= gemm_stored_rows_max && g.codec && g.codec->dequantize_columns,
+              "gemm_stored_rows: {} rows", g.M);
+  const int mr = int(g.M);
+  const int64_t cols = 16 * kGroups[size_t(mr)];
+  const int64_t ntasks = (g.N + cols - 1) / cols;
+#pragma omp parallel num_threads(threads) if (threads > 1)
+  {
+    thread_local std::vector<float> T;
+    const size_t need = size_t(16 * kGroups[1] * g.codec->block);
+    if (T.size() < need) T.resize(need);
+#pragma omp for schedule(static)
+    for (int64_t t = 0; t < ntasks; ++t) kTasks[size_t(mr)](g, t * cols, kc_step, T.data());
+  }
+}
+
+}  // namespace erank

@@ -1,0 +1,223 @@
+// Column dequantizers: one block of 16 rows expanded with the rows in the vector lanes, for
+// products of few rows (decoding), whose sums run down k with one lane per output column. Each
+// row's bytes are gathered 4 at a time (lane r = 4 bytes of row r), so no transposition of
+// floats is needed; the values are the same f32 operations, in the same order, as the row
+// kernels of quant.cpp (a product rounded, then an add or subtract rounded): the same bits.
+// 4-bit values become floats by a table lookup (vpermps reads the low 4 bits of each lane).
+#include <immintrin.h>
+
+#include <cstdint>
+#include <cstring>
+
+#include "core/dtype.h"
+#include "io/quant.h"
+
+namespace erank {
+
+namespace {
+
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#if !defined(__clang__)  // GCC 12 warns that its intrinsics' undefined operands are uninitialised
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+#define ERANK_AVX512 __attribute__((target("avx512f,avx512bw,avx512dq,f16c")))
+
+struct Rows {
+  const uint8_t* src;
+  __m512i offs;    // r * ld
+  __mmask16 live;  // rows < n
+};
+
+ERANK_AVX512 inline Rows rows_of(const uint8_t* src, size_t ld, int n) {
+  const __m512i r = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  return {src, _mm512_mullo_epi32(r, _mm512_set1_epi32(int(ld))),
+          __mmask16(n >= 16 ? 0xFFFF : (1u << n) - 1)};
+}
+
+// Lane r: the 4 bytes at src + r * ld + off (0 for rows past n).
+ERANK_AVX512 inline __m512i gather4(const Rows& g, size_t off) {
+  return _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), g.live, g.offs, g.src + off, 1);
+}
+
+// The f16 in bits [shift, shift + 16) of each lane as f32, infinities and NaNs the scalar way
+// (the conversion instruction would quiet a signalling NaN).
+ERANK_AVX512 inline __m512 f16_lanes(__m512i v, int shift) {
+  const __m512i h =
+      _mm512_and_si512(_mm512_srli_epi32(v, unsigned(shift)), _mm512_set1_epi32(0xFFFF));
+  const __m512i e = _mm512_set1_epi32(0x7C00);
+  if (_mm512_cmpeq_epi32_mask(_mm512_and_si512(h, e), e)) {
+    alignas(64) uint32_t hs[16];
+    alignas(64) float out[16];
+    _mm512_store_si512(hs, h);
+    for (int i = 0; i < 16; ++i) out[i] = f16_to_f32(uint16_t(hs[i]));
+    return _mm512_load_ps(out);
+  }
+  return _mm512_cvtph_ps(_mm512_cvtepi32_epi16(h));
+}
+
+// The low 4 bits of each lane of v >> s, as float(q + base) through a 16-entry table.
+ERANK_AVX512 inline __m512 nibble(__m512i v, unsigned s, __m512 table) {
+  return _mm512_permutexvar_ps(_mm512_srli_epi32(v, s), table);
+}
+
+ERANK_AVX512 inline __m512 table_from(float base) {
+  return _mm512_add_ps(_mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                       _mm512_set1_ps(base));
+}
+
+// Legacy blocks (32 values): element j in the low nibble of qs[j], j + 16 in its high nibble, bit
+// j of qh (5-bit) as bit 4. Q4_0/Q5_0: d * float(q - offset); Q4_1/Q5_1: d * float(q) + m.
+template <int kBits, bool kMin>
+ERANK_AVX512 void legacy_columns(const uint8_t* src, size_t ld, int n, float* dst) {
+  constexpr size_t kQs = 2 + (kMin ? 2 : 0) + (kBits == 5 ? 4 : 0);
+  const Rows g = rows_of(src, ld, n);
+  const __m512i hdr = gather4(g, 0);
+  const __m512 d = f16_lanes(hdr, 0);
+  const __m512 m = kMin ? f16_lanes(hdr, 16) : _mm512_setzero_ps();
+  const __m512i qh = kBits == 5 ? gather4(g, kQs - 4) : _mm512_setzero_si512();
+  const __m512 table = table_from(kMin ? 0.0f : kBits == 5 ? -16.0f : -8.0f);
+  const __m512 sixteen = _mm512_set1_ps(16.0f);
+  auto put = [&](int j, __m512 q) {
+    if constexpr (kBits == 5)  // float(q + 16 bit4): small integers, exact in either order
+      q = _mm512_mask_add_ps(q, _mm512_test_epi32_mask(qh, _mm512_set1_epi32(int(1u << j))), q,
+                             sixteen);
+    __m512 y = _mm512_mul_ps(d, q);
+    if constexpr (kMin) y = _mm512_add_ps(y, m);
+    _mm512_storeu_ps(dst + j * 16, y);
+  };
+  for (int c = 0; c < 4; ++c) {
+    const __m512i w = gather4(g, kQs + 4 * size_t(c));
+    for (int t = 0; t < 4; ++t) {
+      put(4 * c + t, nibble(w, unsigned(8 * t), table));
+      put(16 + 4 * c + t, nibble(w, unsigned(8 * t + 4), table));
+    }
+  }
+}
+
+ERANK_AVX512 void q8_0_columns(const uint8_t* src, size_t ld, int n, float* dst) {
+  const Rows g = rows_of(src, ld, n);
+  const __m512 d = f16_lanes(gather4(g, 0), 0);
+  for (int c = 0; c < 8; ++c) {
+    const __m512i w = gather4(g, 2 + 4 * size_t(c));
+    for (int t = 0; t < 4; ++t) {
+      const __m512i q = _mm512_srai_epi32(_mm512_slli_epi32(w, unsigned(24 - 8 * t)), 24);
+      _mm512_storeu_ps(dst + (4 * c + t) * 16, _mm512_mul_ps(_mm512_cvtepi32_ps(q), d));
+    }
+  }
+}
+
+// Byte b (0..3) of each lane.
+ERANK_AVX512 inline __m512i byte_of(__m512i v, int b) {
+  return _mm512_and_si512(_mm512_srli_epi32(v, unsigned(8 * b)), _mm512_set1_epi32(0xFF));
+}
+
+// Q4_K (256 values): d dmin scales[12] qs[128]; group g of 32 values has scale d * sc[g] and min
+// dmin * mn[g] (6-bit pairs packed as quant.cpp's k_scale_min reads them); value l of group g is
+// the nibble (qs[32 (g / 2) + l] >> 4 (g % 2)) & 15, and y = (dg * q) - mg.
+ERANK_AVX512 void q4_k_columns(const uint8_t* src, size_t ld, int n, float* dst) {
+  const Rows g = rows_of(src, ld, n);
+  const __m512i hdr = gather4(g, 0);
+  const __m512 d = f16_lanes(hdr, 0), dmin = f16_lanes(hdr, 16);
+  const __m512i s0 = gather4(g, 4), s1 = gather4(g, 8), s2 = gather4(g, 12);
+  const __m512i m6 = _mm512_set1_epi32(0x3F), m4 = _mm512_set1_epi32(0x0F),
+                m30 = _mm512_set1_epi32(0x30);
+  __m512 dg[8], mg[8];
+  for (int j = 0; j < 4; ++j) {
+    const __m512i a = byte_of(s0, j), b = byte_of(s1, j), c = byte_of(s2, j);
+    const __m512i sc_lo = _mm512_and_si512(a, m6), mn_lo = _mm512_and_si512(b, m6);
+    const __m512i sc_hi =
+        _mm512_or_si512(_mm512_and_si512(c, m4), _mm512_and_si512(_mm512_srli_epi32(a, 2), m30));
+    const __m512i mn_hi =
+        _mm512_or_si512(_mm512_srli_epi32(c, 4), _mm512_and_si512(_mm512_srli_epi32(b, 2), m30));
+    dg[j] = _mm512_mul_ps(d, _mm512_cvtepi32_ps(sc_lo));
+    mg[j] = _mm512_mul_ps(dmin, _mm512_cvtepi32_ps(mn_lo));
+    dg[4 + j] = _mm512_mul_ps(d, _mm512_cvtepi32_ps(sc_hi));
+    mg[4 + j] = _mm512_mul_ps(dmin, _mm512_cvtepi32_ps(mn_hi));
+  }
+  const __m512 table = table_from(0.0f);
+  for (int c = 0; c < 4; ++c)
+    for (int u = 0; u < 8; ++u) {
+      const __m512i w = gather4(g, 16 + 32 * size_t(c) + 4 * size_t(u));
+      for (int t = 0; t < 4; ++t) {
+        const int l = 4 * u + t;
+        for (int h = 0; h < 2; ++h) {
+          const int grp = 2 * c + h;
+          const __m512 q = nibble(w, unsigned(8 * t + 4 * h), table);
+          _mm512_storeu_ps(dst + (grp * 32 + l) * 16,
+                           _mm512_sub_ps(_mm512_mul_ps(dg[grp], q), mg[grp]));
+        }
+      }
+    }
+}
+
+// Q6_K (256 values): ql[128] qh[64] scales[16] (int8) d. Element 128 c + 32 j + l: low 4 bits from
+// ql[64 c + 32 (j % 2) + l] at shift 4 (j / 2), high 2 bits from qh[32 c + l] at shift 2 j, scale
+// group 8 c + 2 j + l / 16; y = (d * sc) * float(q - 32).
+ERANK_AVX512 void q6_k_columns(const uint8_t* src, size_t ld, int n, float* dst) {
+  const Rows g = rows_of(src, ld, n);
+  const __m512 d = f16_lanes(gather4(g, 206), 16);  // the 4 bytes ending at the block's end
+  __m512 dg[16];
+  for (int i = 0; i < 4; ++i) {
+    const __m512i s = gather4(g, 192 + 4 * size_t(i));
+    for (int b = 0; b < 4; ++b) {
+      const __m512i sc = _mm512_srai_epi32(_mm512_slli_epi32(s, unsigned(24 - 8 * b)), 24);
+      dg[4 * i + b] = _mm512_mul_ps(d, _mm512_cvtepi32_ps(sc));
+    }
+  }
+  const __m512i m4 = _mm512_set1_epi32(0x0F), m30 = _mm512_set1_epi32(0x30),
+                off = _mm512_set1_epi32(32);
+  for (int c = 0; c < 2; ++c)
+    for (int u = 0; u < 8; ++u) {
+      const __m512i qh = gather4(g, 128 + 32 * size_t(c) + 4 * size_t(u));
+      for (int jj = 0; jj < 2; ++jj) {
+        const __m512i ql = gather4(g, 64 * size_t(c) + 32 * size_t(jj) + 4 * size_t(u));
+        for (int t = 0; t < 4; ++t) {
+          const int l = 4 * u + t;
+          for (int jh = 0; jh < 2; ++jh) {
+            const int j = jj + 2 * jh;
+            const __m512i lo =
+                _mm512_and_si512(_mm512_srli_epi32(ql, unsigned(8 * t + 4 * jh)), m4);
+            // bits 2 j, 2 j + 1 of qh byte t, moved to bits 4, 5
+            const int s = 8 * t + 2 * j - 4;
+            const __m512i hs =
+                s >= 0 ? _mm512_srli_epi32(qh, unsigned(s)) : _mm512_slli_epi32(qh, unsigned(-s));
+            const __m512i q = _mm512_sub_epi32(_mm512_or_si512(lo, _mm512_and_si512(hs, m30)), off);
+            _mm512_storeu_ps(dst + (128 * c + 32 * j + l) * 16,
+                             _mm512_mul_ps(dg[8 * c + 2 * j + l / 16], _mm512_cvtepi32_ps(q)));
+          }
+        }
+      }
+    }
+}
+
+#pragma GCC diagnostic pop
+
+}  // namespace
+
+ColumnDequantizer column_dequantizer(GGMLType t) {
+  static const bool avx512 = __builtin_cpu_supports("avx512f") &&
+                             __builtin_cpu_supports("avx512bw") &&
+                             __builtin_cpu_supports("avx512dq");
+  if (!avx512) return nullptr;
+  switch (t) {
+    case GGMLType::Q4_0:
+      return legacy_columns<4, false>;
+    case GGMLType::Q4_1:
+      return legacy_columns<4, true>;
+    case GGMLType::Q5_0:
+      return legacy_columns<5, false>;
+    case GGMLType::Q5_1:
+      return legacy_columns<5, true>;
+    case GGMLType::Q8_0:
+      return q8_0_columns;
+    case GGMLType::Q4_K:
+      return q4_k_columns;
+    case GGMLType::Q6_K:
+      return q6_k_columns;
+    default:
+      return nullptr;
+  }
+}
+
+}  // namespace erank
