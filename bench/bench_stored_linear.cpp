@@ -1,7 +1,8 @@
 // Few-row products on weights kept in their file's type (decoding: 1 to a few rows), against the
 // same product on the weight expanded to f32 (what the f32 path and the decode cache run), in one
 // run: GB/s of weight bytes read, GFLOP/s, and whether the outputs are bitwise equal.
-//   bench_stored_linear [TYPE [N K [seconds]]]   (default Q4_0 4096 4096 1; TYPE may be "all")
+//   bench_stored_linear [TYPE [N K [seconds [M]]]]   (default Q4_0 4096 4096 1, M 1..64; TYPE
+//   may be "all")
 // The weight is random bytes with every block's f16 scales set to small finite values, a valid
 // block of any type without a quantiser.
 #include <fmt/core.h>
@@ -60,7 +61,7 @@ std::vector<size_t> scale_offsets(GGMLType t) {
   }
 }
 
-void run(GGMLType t, int64_t N, int64_t K, double budget) {
+void run(GGMLType t, int64_t N, int64_t K, double budget, int64_t only_m) {
   const auto& codec = erank::weight_codec(t);
   const size_t row_bytes = erank::ggml_row_bytes(t, K);
   auto bytes = std::make_shared<std::vector<uint8_t>>(row_bytes * size_t(N));
@@ -90,7 +91,8 @@ void run(GGMLType t, int64_t N, int64_t K, double budget) {
   const erank::Weight wf = w.to_f32();
 
   auto be = erank::make_backend("cpu", omp_get_max_threads());
-  for (int64_t M : {1, 2, 4, 8, 16, 64}) {
+  for (int64_t M : {1, 2, 3, 4, 6, 8, 16, 64}) {
+    if (only_m > 0 && M != only_m) continue;
     erank::Act x = be->alloc(M, K), ys, yf;
     for (int64_t i = 0; i < x.size(); ++i) x.f[size_t(i)] = float(int(rng() % 2001) - 1000) * 1e-3f;
     be->set_decode_cache(false);
@@ -114,10 +116,11 @@ int main(int argc, char** argv) {
   const int64_t N = argc > 2 ? std::atoll(argv[2]) : 4096;
   const int64_t K = argc > 3 ? std::atoll(argv[3]) : 4096;
   const double budget = argc > 4 ? std::atof(argv[4]) : 1.0;
+  const int64_t only_m = argc > 5 ? std::atoll(argv[5]) : 0;
   const GGMLType all[] = {GGMLType::Q4_0, GGMLType::Q4_1, GGMLType::Q5_0, GGMLType::Q5_1,
                           GGMLType::Q8_0, GGMLType::Q2_K, GGMLType::Q3_K, GGMLType::Q4_K,
                           GGMLType::Q5_K, GGMLType::Q6_K, GGMLType::BF16, GGMLType::F16};
   for (GGMLType t : all)
-    if (type == "all" || type == erank::ggml_type_name(t)) run(t, N, K, budget);
+    if (type == "all" || type == erank::ggml_type_name(t)) run(t, N, K, budget, only_m);
   return 0;
 }

@@ -26,58 +26,69 @@ ERANK_AVX512 inline __mmask16 lanes(int64_t n) {
   return n >= 16 ? __mmask16(0xFFFF) : n <= 0 ? __mmask16(0) : __mmask16((1u << n) - 1);
 }
 
-// kG groups of 16 weight rows (columns of C) starting at column n0, for MR rows of A.
+// kG groups of 16 weight rows (columns of C) starting at column n0, for MR rows of A. The loops
+// over groups and rows are unrolled so that the accumulators stay in registers.
 template <int MR, int kG>
 ERANK_AVX512 void columns_task(const GemmF32& g, int64_t n0, int64_t kc_step, float* T) {
   const WeightCodec& cd = *g.codec;
-  const int64_t blk = cd.block, nblocks = g.K / blk;
+  const int64_t blk = cd.block, nblocks = g.K / blk, N = g.N, lda = g.lda, ldc = g.ldc;
+  const float* A = g.A;
+  float* C = g.C;
+  const uint8_t* Bq = g.Bq;
+  const size_t ldbq = g.ldbq, bb = cd.block_bytes;
+  __mmask16 mk[kG];
   int ng = 0;  // groups that hold columns
-  while (ng < kG && n0 + 16 * ng < g.N) ++ng;
+#pragma GCC unroll 4
+  for (int q = 0; q < kG; ++q) {
+    mk[q] = lanes(N - (n0 + 16 * q));
+    if (mk[q]) ng = q + 1;
+  }
   __m512 acc[kG][MR];
+#pragma GCC unroll 4
   for (int q = 0; q < kG; ++q)
+#pragma GCC unroll 8
     for (int m = 0; m < MR; ++m) acc[q][m] = _mm512_setzero_ps();
   int64_t seg0 = 0, seg1 = std::min(g.K, kc_step);  // the k block being summed
-  auto flush = [&] {
-    const bool add = g.accumulate || seg0 > 0;
-    for (int q = 0; q < ng; ++q) {
-      const __mmask16 mk = lanes(g.N - (n0 + 16 * q));
-      for (int m = 0; m < MR; ++m) {
-        float* c = g.C + m * g.ldc + n0 + 16 * q;
-        __m512 v = acc[q][m];
-        if (add) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mk, c));
-        _mm512_mask_storeu_ps(c, mk, v);
-        acc[q][m] = _mm512_setzero_ps();
-      }
-    }
-  };
   for (int64_t b = 0; b < nblocks; ++b) {
     for (int q = 0; q < ng; ++q) {
       const int64_t r0 = n0 + 16 * q;
-      cd.dequantize_columns(g.Bq + size_t(r0) * g.ldbq + size_t(b) * cd.block_bytes, g.ldbq,
-                            int(std::min<int64_t>(16, g.N - r0)), T + q * blk * 16);
+      cd.dequantize_columns(Bq + size_t(r0) * ldbq + size_t(b) * bb, ldbq,
+                            int(std::min<int64_t>(16, N - r0)), T + q * blk * 16);
     }
     // The next block's bytes of these rows, as 16 * kG strided streams are more than the
     // hardware prefetchers follow.
     if (b + 1 < nblocks)
-      for (int64_t r = n0; r < std::min(g.N, n0 + 16 * kG); ++r)
-        _mm_prefetch(reinterpret_cast<const char*>(g.Bq + size_t(r) * g.ldbq +
-                                                   size_t(b + 1) * cd.block_bytes + 64),
+      for (int64_t r = n0; r < std::min(N, n0 + 16 * kG); ++r)
+        _mm_prefetch(reinterpret_cast<const char*>(Bq + size_t(r) * ldbq + size_t(b + 1) * bb + 64),
                      _MM_HINT_T0);
     int64_t k = b * blk;
     const int64_t kend = k + blk;
+    const float* t = T - k * 16;  // t[k * 16]: value k of the block
     while (k < kend) {
       const int64_t stop = std::min(kend, seg1);
       for (; k < stop; ++k) {
-        const float* t = T + (k - b * blk) * 16;
         __m512 av[MR];
-        for (int m = 0; m < MR; ++m) av[m] = _mm512_set1_ps(g.A[m * g.lda + k]);
+#pragma GCC unroll 8
+        for (int m = 0; m < MR; ++m) av[m] = _mm512_set1_ps(A[m * lda + k]);
+#pragma GCC unroll 4
         for (int q = 0; q < kG; ++q) {
-          const __m512 w = _mm512_loadu_ps(t + q * blk * 16);
+          const __m512 w = _mm512_loadu_ps(t + k * 16 + q * blk * 16);
+#pragma GCC unroll 8
           for (int m = 0; m < MR; ++m) acc[q][m] = _mm512_fmadd_ps(av[m], w, acc[q][m]);
         }
       }
-      if (k == seg1) {
-        flush();
+      if (k == seg1) {  // the end of a k block: C (+)= its sums
+        const bool add = g.accumulate || seg0 > 0;
+#pragma GCC unroll 4
+        for (int q = 0; q < kG; ++q)
+#pragma GCC unroll 8
+          for (int m = 0; m < MR; ++m) {
+            float* c = C + m * ldc + n0 + 16 * q;
+            __m512 v = acc[q][m];
+            if (add) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mk[q], c));
+            _mm512_mask_storeu_ps(c, mk[q], v);
+            acc[q][m] = _mm512_setzero_ps();
+          }
         seg0 = seg1;
         seg1 = std::min(g.K, seg1 + kc_step);
       }
