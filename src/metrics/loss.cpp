@@ -15,21 +15,21 @@ std::vector<double> token_losses(const float* logits, int64_t N, int64_t V,
   std::vector<double> out;
   if (N < 2) return out;
   out.reserve(static_cast<size_t>(N - 1));
-  for (int64_t t = 0; t + 1 < N; ++t) {
-    const int32_t y = ids[t + 1];
-    if (y < 0 || y >= V)
-      fail("loss: token id {} at position {} outside the vocabulary (V = {})", y, t + 1, V);
-    const float* z = logits + t * V;
-    double mx = -std::numeric_limits<double>::infinity();
-    for (int64_t v = 0; v < V; ++v) mx = std::max(mx, static_cast<double>(z[v]));
-    if (!std::isfinite(mx)) fail("loss: non-finite logits at position {}", t);
-    double se = 0;
-    for (int64_t v = 0; v < V; ++v) se += std::exp(static_cast<double>(z[v]) - mx);
-    if (!std::isfinite(se)) fail("loss: non-finite logits at position {}", t);
-    // -log softmax(z)[y] = log sum exp(z - max) - (z[y] - max)
-    out.push_back(std::log(se) - (static_cast<double>(z[y]) - mx));
-  }
+  for (int64_t t = 0; t + 1 < N; ++t) out.push_back(row_nll(logits + t * V, V, ids[t + 1], t));
   return out;
+}
+
+double row_nll(const float* z, int64_t V, int32_t y, int64_t position) {
+  if (y < 0 || y >= V)
+    fail("loss: token id {} at position {} outside the vocabulary (V = {})", y, position + 1, V);
+  double mx = -std::numeric_limits<double>::infinity();
+  for (int64_t v = 0; v < V; ++v) mx = std::max(mx, static_cast<double>(z[v]));
+  if (!std::isfinite(mx)) fail("loss: non-finite logits at position {}", position);
+  double se = 0;
+  for (int64_t v = 0; v < V; ++v) se += std::exp(static_cast<double>(z[v]) - mx);
+  if (!std::isfinite(se)) fail("loss: non-finite logits at position {}", position);
+  // -log softmax(z)[y] = log sum exp(z - max) - (z[y] - max)
+  return std::log(se) - (static_cast<double>(z[y]) - mx);
 }
 
 double TextLoss::mean() const {

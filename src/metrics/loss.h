@@ -14,6 +14,11 @@ namespace erank {
 std::vector<double> token_losses(const float* logits, int64_t N, int64_t V,
                                  std::span<const int32_t> ids);
 
+// -log softmax(z)[y] for one logit row z of V values (the term token_losses computes for each
+// position; `position` names the row in errors). Throws erank::Error for y outside [0, V) or a
+// non-finite row.
+double row_nll(const float* z, int64_t V, int32_t y, int64_t position);
+
 // One text's loss: the sum and count of its per-token losses.
 struct TextLoss {
   double sum = 0;        // sum of -log p over predicted tokens

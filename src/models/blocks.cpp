@@ -62,6 +62,26 @@ void output_taps(Backend& be, const Act& y, const Weight& head, double softcap, 
                  const ForwardInput& in, TapSink& sink) {
   sink.on_tap(Tap::hidden, n_layers, y, in.seqs);
   if (!sink.wants(Tap::logits)) return;
+  const int64_t q = TapSink::logit_block_quantum;
+  const int64_t block = (sink.logit_block_rows() + q - 1) / q * q;
+  if (in.logit_rows.empty() && block > 0 && y.rows > block) {
+    // Blocks of whole row tiles; a last block of at most 64 rows (which the cpu backend would
+    // multiply on another kernel) joins the one before it.
+    std::vector<int64_t> rows;
+    for (int64_t r0 = 0; r0 < y.rows;) {
+      int64_t r1 = std::min(y.rows, r0 + block);
+      if (y.rows - r1 <= 64) r1 = y.rows;
+      rows.resize(size_t(r1 - r0));
+      for (int64_t r = r0; r < r1; ++r) rows[size_t(r - r0)] = r;
+      Act part;
+      be.gather_rows(y, rows, part);
+      Act logits = project(be, part, {&head, nullptr});
+      if (softcap > 0) be.softcap(logits, softcap);
+      sink.on_logit_rows(logits, r0, in.seqs);
+      r0 = r1;
+    }
+    return;
+  }
   if (in.logit_rows.empty()) {
     Act logits = project(be, y, {&head, nullptr});
     if (softcap > 0) be.softcap(logits, softcap);

@@ -31,6 +31,17 @@ class TapSink {
   virtual void rewrite(Tap t, int index, Act& x, const SeqLayout& seqs) {
     (void)t, (void)index, (void)x, (void)seqs;
   }
+  // Logits in blocks of rows: a sink that reduces each row on its own (the loss) returns a block
+  // size here, and then gets on_logit_rows for the blocks in order instead of one [rows, vocab]
+  // on_tap (for Gemma-3's 262k vocabulary that tensor is 2 GB at 2048 tokens). 0: one tensor.
+  // Blocks start at multiples of logit_block_quantum rows (the cpu backend's tiling), so every
+  // logit has the bits it has in the whole product.
+  static constexpr int64_t logit_block_quantum = 256;
+  virtual int64_t logit_block_rows() const { return 0; }
+  // Rows [row0, row0 + block.rows) of the forward's layout `seqs`.
+  virtual void on_logit_rows(const Act& block, int64_t row0, const SeqLayout& seqs) {
+    (void)block, (void)row0, (void)seqs;
+  }
 };
 
 // What the forwards call at a tap whose rows feed the rest of the forward.
