@@ -59,11 +59,16 @@ def erank_generate(erank, model, prompt, new, threads, work):
 def llama_perplexity(bindir, model, text_file, chunks, threads, work):
     _, err, rss = timed([bindir / "llama-perplexity", "-m", model, "-f", text_file, "-c", 512,
                          "-b", 512, "--chunks", chunks, "-t", threads], work)
-    m = re.search(r"prompt eval time =\s*([\d.]+) ms /\s*(\d+) tokens", err)
-    if not m:
-        sys.exit("llama-perplexity: no 'prompt eval time' line\n" + err[-2000:])
-    ppl = re.search(r"Final estimate: PPL = ([\d.]+)", err)
-    return int(m.group(2)) / (float(m.group(1)) / 1000), rss, float(ppl.group(1)) if ppl else None
+    # Its log lines carry timestamps (minutes.seconds.ms.us): the scoring runs from the line
+    # announcing the chunks to the final estimate, chunks x 512 tokens.
+    stamp = r"(\d+)\.(\d+)\.(\d+)\.(\d+) I "
+    t0 = re.search(stamp + r"perplexity: calculating perplexity over (\d+) chunks", err)
+    t1 = re.search(stamp + r".*?Final estimate: PPL = ([\d.]+)", err)
+    if not (t0 and t1):
+        sys.exit("llama-perplexity: no chunk or final estimate line\n" + err[-2000:])
+    sec = lambda m: int(m.group(1)) * 60 + int(m.group(2)) + int(m.group(3)) / 1e3 + \
+        int(m.group(4)) / 1e6
+    return int(t0.group(5)) * 512 / (sec(t1) - sec(t0)), rss, float(t1.group(5))
 
 
 def erank_loss(erank, model, texts_file, threads, work):

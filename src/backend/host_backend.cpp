@@ -212,21 +212,6 @@ class HostBackend final : public Backend {
       // derived. The switch is per shape, so a given layer always sums in the same order.
       // Few rows (decoding): always erank's kernel, from the weight packed once.
       const bool few_rows = R <= kDecodeRows;
-      if (w.stored() && few_rows && decode_cache_ && gemm_f32_available()) {
-        // Decoding with the cache on: the f32 values packed once (set_decode_cache).
-        gemm_f32({.M = R,
-                  .N = O,
-                  .K = I,
-                  .A = xi,
-                  .lda = I,
-                  .b_nk = true,
-                  .C = yo,
-                  .ldc = O,
-                  .accumulate = bv != nullptr,
-                  .packed = packed_weight(w)},
-                 nt);
-        return;
-      }
       if (w.stored() && R <= gemm_stored_rows_max && w.codec->dequantize_columns &&
           gemm_f32_available() && w.row_bytes * 16 < (size_t(1) << 31)) {
         // Decoding: blocks expanded with the weight's rows in the vector lanes, no panel.
@@ -242,6 +227,21 @@ class HostBackend final : public Backend {
                           .ldbq = w.row_bytes,
                           .codec = w.codec},
                          nt);
+        return;
+      }
+      if (w.stored() && few_rows && decode_cache_ && gemm_f32_available()) {
+        // Decoding with the cache on: the f32 values packed once (set_decode_cache).
+        gemm_f32({.M = R,
+                  .N = O,
+                  .K = I,
+                  .A = xi,
+                  .lda = I,
+                  .b_nk = true,
+                  .C = yo,
+                  .ldc = O,
+                  .accumulate = bv != nullptr,
+                  .packed = packed_weight(w)},
+                 nt);
         return;
       }
       if (w.stored()) {

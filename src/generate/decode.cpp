@@ -1,5 +1,7 @@
 #include "generate/decode.h"
 
+#include "backend/gemm_f32.h"
+
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
@@ -89,17 +91,24 @@ void validate_prompts(const ModelConfig& c, const std::vector<std::vector<int32_
   }
 }
 
-// Weights kept in their file's type decode at about half the speed of packed f32 copies (each
-// step expands every block again). A model whose f32 copy takes at most a quarter of the free
-// memory gets the copies (speed); a bigger one decodes from its blocks (a 7B Q4 model stays at
-// its file's size). ERANK_DECODE_CACHE=on|off decides instead.
-static bool decode_cache_wanted(const Model& m) {
+// Weights kept in their file's type decode from their blocks: batches of up to
+// gemm_stored_rows_max rows on the column dequantizers (as fast as packed f32 copies or faster,
+// and no copy). Packed f32 copies (the decode cache) pay only for bigger batches or for types
+// without a column dequantizer (bf16/f16, Q2_K, Q3_K, Q5_K), and then only for a model whose f32
+// copy takes at most a quarter of the free memory (a 7B Q4 model stays at its file's size).
+// ERANK_DECODE_CACHE=on|off decides instead.
+static bool decode_cache_wanted(const Model& m, int64_t batch) {
   if (const char* env = std::getenv("ERANK_DECODE_CACHE")) {
     const std::string v = env;
     if (v == "on" || v == "1") return true;
     if (v == "off" || v == "0") return false;
     fail("ERANK_DECODE_CACHE must be on or off, not '{}'", v);
   }
+  bool slow_blocks = false;
+  m.weights().for_each([&](const std::string&, const Weight& w) {
+    if (w.stored() && !w.codec->dequantize_columns) slow_blocks = true;
+  });
+  if (!slow_blocks && batch <= gemm_stored_rows_max) return false;
   const auto avail = available_memory();
   return avail && double(m.n_params()) * 4.0 <= double(avail->bytes) / 4.0;
 }
@@ -111,7 +120,7 @@ Generator::Generator(const Model& m, Backend& be, const Tokenizer& tok, GenOptio
   if (opt_.batch < 1) fail("--batch must be at least 1 (got {})", opt_.batch);
   if (opt_.max_context < 0) fail("--max-context must not be negative (got {})", opt_.max_context);
   StopMatcher check(opt_.stops);  // rejects empty stop strings up front
-  be_.set_decode_cache(decode_cache_wanted(m));
+  be_.set_decode_cache(decode_cache_wanted(m, opt_.batch));
 }
 
 bool Generator::finished(Seq& s) {

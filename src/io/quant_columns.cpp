@@ -86,8 +86,13 @@ ERANK_AVX512 void legacy_columns(const uint8_t* src, size_t ld, int n, float* ds
     if constexpr (kMin) y = _mm512_add_ps(y, m);
     _mm512_storeu_ps(dst + j * 16, y);
   };
+  __m512i ws[4];  // all gathers first, so that their latencies overlap
+#pragma GCC unroll 4
+  for (int c = 0; c < 4; ++c) ws[c] = gather4(g, kQs + 4 * size_t(c));
+#pragma GCC unroll 4
   for (int c = 0; c < 4; ++c) {
-    const __m512i w = gather4(g, kQs + 4 * size_t(c));
+    const __m512i w = ws[c];
+#pragma GCC unroll 4
     for (int t = 0; t < 4; ++t) {
       put(4 * c + t, nibble(w, unsigned(8 * t), table));
       put(16 + 4 * c + t, nibble(w, unsigned(8 * t + 4), table));
@@ -98,8 +103,13 @@ ERANK_AVX512 void legacy_columns(const uint8_t* src, size_t ld, int n, float* ds
 ERANK_AVX512 void q8_0_columns(const uint8_t* src, size_t ld, int n, float* dst) {
   const Rows g = rows_of(src, ld, n);
   const __m512 d = f16_lanes(gather4(g, 0), 0);
+  __m512i ws[8];
+#pragma GCC unroll 8
+  for (int c = 0; c < 8; ++c) ws[c] = gather4(g, 2 + 4 * size_t(c));
+#pragma GCC unroll 8
   for (int c = 0; c < 8; ++c) {
-    const __m512i w = gather4(g, 2 + 4 * size_t(c));
+    const __m512i w = ws[c];
+#pragma GCC unroll 4
     for (int t = 0; t < 4; ++t) {
       const __m512i q = _mm512_srai_epi32(_mm512_slli_epi32(w, unsigned(24 - 8 * t)), 24);
       _mm512_storeu_ps(dst + (4 * c + t) * 16, _mm512_mul_ps(_mm512_cvtepi32_ps(q), d));
@@ -137,10 +147,13 @@ ERANK_AVX512 void q4_k_columns(const uint8_t* src, size_t ld, int n, float* dst)
   }
   const __m512 table = table_from(0.0f);
   for (int c = 0; c < 4; ++c)
+#pragma GCC unroll 8
     for (int u = 0; u < 8; ++u) {
       const __m512i w = gather4(g, 16 + 32 * size_t(c) + 4 * size_t(u));
+#pragma GCC unroll 4
       for (int t = 0; t < 4; ++t) {
         const int l = 4 * u + t;
+#pragma GCC unroll 2
         for (int h = 0; h < 2; ++h) {
           const int grp = 2 * c + h;
           const __m512 q = nibble(w, unsigned(8 * t + 4 * h), table);
@@ -170,10 +183,13 @@ ERANK_AVX512 void q6_k_columns(const uint8_t* src, size_t ld, int n, float* dst)
   for (int c = 0; c < 2; ++c)
     for (int u = 0; u < 8; ++u) {
       const __m512i qh = gather4(g, 128 + 32 * size_t(c) + 4 * size_t(u));
+#pragma GCC unroll 2
       for (int jj = 0; jj < 2; ++jj) {
         const __m512i ql = gather4(g, 64 * size_t(c) + 32 * size_t(jj) + 4 * size_t(u));
+#pragma GCC unroll 4
         for (int t = 0; t < 4; ++t) {
           const int l = 4 * u + t;
+#pragma GCC unroll 2
           for (int jh = 0; jh < 2; ++jh) {
             const int j = jj + 2 * jh;
             const __m512i lo =
