@@ -3,6 +3,8 @@
 // in place as f32, or is expanded (the same rules are applied here to the headers).
 #include "models/memory_estimate.h"
 
+#include "models/taps.h"
+
 #include <fmt/core.h>
 
 #include <algorithm>
@@ -133,9 +135,12 @@ MemoryEstimate estimate_memory(const ModelConfig& c, const Architecture& arch, s
   // eRank per text: a min(tokens, hidden)^2 Gram or covariance matrix in double per thread.
   const double gram = double(std::min(rows, c.hidden)) * double(std::min(rows, c.hidden)) * 8;
   e.activation_bytes = size_t(row * double(rows) + gram * threads);
-  const int64_t lrows = !plan.logits ? 0 : plan.logit_rows >= 0 ? plan.logit_rows : rows;
+  // The loss takes the logits in blocks of 256 rows (a last block of up to 320), not all rows.
+  const int64_t q = TapSink::logit_block_quantum;
+  const int64_t all = rows <= q ? rows : std::min(rows, q + 64);
+  const int64_t lrows = !plan.logits ? 0 : plan.logit_rows >= 0 ? plan.logit_rows : all;
   e.logits_bytes = size_t(lrows) * size_t(c.vocab_size) * sizeof(float);
-  e.bytes_per_row = row + (plan.logits && plan.logit_rows < 0 ? double(c.vocab_size) * 4 : 0);
+  e.bytes_per_row = row;
   e.total_bytes = e.base_bytes + std::max(e.weights_bytes, e.twin_bytes) + e.kv_bytes +
                   e.activation_bytes + e.logits_bytes;
   return e;

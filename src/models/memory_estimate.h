@@ -2,7 +2,7 @@
 // the check that refuses a run that will not fit (instead of the kernel killing it halfway).
 // It models how erank runs today: matrices stay in their file's type (mapped; ERANK_WEIGHTS=f32
 // expands them), an untrained twin is a second model in f32 built after the trained one is freed,
-// one forward holds a few [tokens, width] activations, the loss needs the [tokens, vocab] logits,
+// one forward holds a few [tokens, width] activations, the loss a block of [256, vocab] logits,
 // generation adds its KV cache.
 #pragma once
 #include <cstddef>
@@ -17,10 +17,10 @@ namespace erank {
 
 struct MemoryPlan {
   int64_t batch_tokens = 2048;  // rows of the largest forward
-  int64_t logit_rows = -1;      // rows that go through the LM head (-1: all, as for the loss)
-  bool logits = true;           // false: no LM head at all (rank: hidden states only)
-  int twins = 0;                // untrained twins (f32 models, one at a time after the trained one)
-  bool twin_bf16 = false;       // --twin-dtype bf16: the twin's matrices in 2 bytes per value
+  int64_t logit_rows = -1;  // rows that go through the LM head (-1: all, in 256-row blocks: loss)
+  bool logits = true;       // false: no LM head at all (rank: hidden states only)
+  int twins = 0;            // untrained twins (f32 models, one at a time after the trained one)
+  bool twin_bf16 = false;   // --twin-dtype bf16: the twin's matrices in 2 bytes per value
   int64_t kv_slots = 0, kv_context = 0;  // generation's KV cache (0: none)
   int threads = 0;                       // for per-thread scratch (0: all cores)
 };
@@ -31,7 +31,7 @@ struct MemoryEstimate {
   size_t twin_bytes = 0;        // one untrained twin (f32), 0 without twins
   size_t kv_bytes = 0;          // KV cache
   size_t activation_bytes = 0;  // one forward's activations and metric scratch
-  size_t logits_bytes = 0;      // [rows, vocab] f32 logits
+  size_t logits_bytes = 0;      // [rows, vocab] f32 logits (one block of them for the loss)
   size_t total_bytes = 0;       // the peak: base + max(weights, twin) + kv + activations + logits
   // Bytes per forward row (activations + logits): what a smaller batch saves.
   double bytes_per_row = 0;

@@ -71,7 +71,9 @@ TEST(MemoryEstimate, ComponentsFollowTheirDefinitions) {
   const auto e = erank::estimate_memory(
       src, cfg, *arch,
       {.batch_tokens = 1000, .twins = 1, .kv_slots = 2, .kv_context = 300, .threads = 1});
-  EXPECT_EQ(e.logits_bytes, size_t(1000) * size_t(cfg.vocab_size) * 4);
+  // The loss's logits come 256 rows at a time, a last block of up to 320 rows.
+  EXPECT_EQ(e.logits_bytes, size_t(320) * size_t(cfg.vocab_size) * 4);
+  EXPECT_EQ(estimate({.batch_tokens = 200}).logits_bytes, size_t(200) * size_t(cfg.vocab_size) * 4);
   EXPECT_EQ(e.kv_bytes, erank::KVCache::bytes_for(cfg, 2, 300, erank::Precision::f32));
   const auto m = erank::load_model(src);  // the twin: one f32 per distinct parameter
   EXPECT_EQ(e.twin_bytes, size_t(m->n_params()) * 4);
