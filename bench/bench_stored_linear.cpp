@@ -38,36 +38,13 @@ double seconds_per_call(double budget, const std::function<void()>& f) {
   return el / reps;
 }
 
-// Byte offsets of the f16 scales inside one block of each type.
-std::vector<size_t> scale_offsets(GGMLType t) {
-  switch (t) {
-    case GGMLType::Q4_0:
-    case GGMLType::Q5_0:
-    case GGMLType::Q8_0:
-      return {0};
-    case GGMLType::Q4_1:
-    case GGMLType::Q5_1:
-    case GGMLType::Q4_K:
-    case GGMLType::Q5_K:
-      return {0, 2};
-    case GGMLType::Q2_K:
-      return {80, 82};
-    case GGMLType::Q3_K:
-      return {108};
-    case GGMLType::Q6_K:
-      return {208};
-    default:
-      return {};
-  }
-}
-
 void run(GGMLType t, int64_t N, int64_t K, double budget, int64_t only_m) {
   const auto& codec = erank::weight_codec(t);
   const size_t row_bytes = erank::ggml_row_bytes(t, K);
   auto bytes = std::make_shared<std::vector<uint8_t>>(row_bytes * size_t(N));
   std::mt19937 rng(7);
   for (auto& b : *bytes) b = uint8_t(rng());
-  const auto offs = scale_offsets(t);
+  const auto offs = erank::ggml_scale_offsets(t);
   const bool elementwise = codec.block == 1;
   for (size_t blk = 0; blk < bytes->size() / codec.block_bytes; ++blk) {
     uint8_t* p = bytes->data() + blk * codec.block_bytes;

@@ -253,6 +253,28 @@ size_t ggml_row_bytes(GGMLType t, int64_t n) {
   return static_cast<size_t>(n / ti.block) * ti.bytes;
 }
 
+std::vector<size_t> ggml_scale_offsets(GGMLType t) {
+  switch (t) {
+    case GGMLType::Q4_0:
+    case GGMLType::Q5_0:
+    case GGMLType::Q8_0:
+      return {0};
+    case GGMLType::Q4_1:
+    case GGMLType::Q5_1:
+    case GGMLType::Q4_K:
+    case GGMLType::Q5_K:
+      return {0, 2};
+    case GGMLType::Q2_K:
+      return {80, 82};
+    case GGMLType::Q3_K:
+      return {108};
+    case GGMLType::Q6_K:
+      return {208};
+    default:
+      return {};
+  }
+}
+
 void dequantize(GGMLType t, const uint8_t* src, float* dst, int64_t n) {
   const TypeInfo& ti = info(t);
   if (n < 0 || n % ti.block != 0)

@@ -3,6 +3,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
+#include <vector>
 
 namespace erank {
 
@@ -30,6 +31,10 @@ int64_t ggml_block_size(GGMLType t);  // elements per block (1 for F32/F16/BF16)
 size_t ggml_type_size(GGMLType t);    // bytes per block
 // Bytes for n elements (n must be a multiple of the block size; throws erank::Error otherwise).
 size_t ggml_row_bytes(GGMLType t, int64_t n);
+
+// Byte offsets of the f16 scales (d, and dmin or m where the type has one) inside one block of
+// type t; empty for element types. For making valid blocks from random bytes (tests, benches).
+std::vector<size_t> ggml_scale_offsets(GGMLType t);
 
 // Dequantises n elements (a multiple of the block size) from src to dst.
 void dequantize(GGMLType t, const uint8_t* src, float* dst, int64_t n);

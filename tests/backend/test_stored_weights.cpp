@@ -20,29 +20,6 @@ using namespace erank;
 
 namespace {
 
-// Byte offsets of the f16 scales in a block of each type (random bytes there could be NaN).
-std::vector<int> scale_offsets(GGMLType t) {
-  switch (t) {
-    case GGMLType::Q4_0:
-    case GGMLType::Q5_0:
-    case GGMLType::Q8_0:
-      return {0};
-    case GGMLType::Q4_1:
-    case GGMLType::Q5_1:
-    case GGMLType::Q4_K:
-    case GGMLType::Q5_K:
-      return {0, 2};
-    case GGMLType::Q2_K:
-      return {80, 82};
-    case GGMLType::Q3_K:
-      return {108};
-    case GGMLType::Q6_K:
-      return {208};
-    default:
-      return {};
-  }
-}
-
 uint16_t random_half(std::mt19937& rng) {  // finite, magnitude 2^-6 .. 2^0
   return uint16_t((rng() & 0x8000u) | ((9u + rng() % 7u) << 10) | (rng() & 0x3ffu));
 }
@@ -63,9 +40,9 @@ std::pair<Weight, Weight> random_weight(GGMLType t, int64_t rows, int64_t cols, 
     }
   } else {
     for (size_t b = 0; b < bytes->size(); b += bb)
-      for (int off : scale_offsets(t)) {
+      for (size_t off : ggml_scale_offsets(t)) {
         const uint16_t h = random_half(rng);
-        std::memcpy(bytes->data() + b + size_t(off), &h, 2);
+        std::memcpy(bytes->data() + b + off, &h, 2);
       }
   }
   Weight s;
@@ -158,9 +135,9 @@ TEST(StoredWeights, ColumnDequantizersEqualRowsTransposed) {
       auto* bytes = const_cast<uint8_t*>(sw.raw);
       std::mt19937 rng{unsigned(n)};
       for (int r = 0; r < n; r += 3)
-        for (int off : scale_offsets(t)) {
+        for (size_t off : ggml_scale_offsets(t)) {
           const uint16_t h = specials[rng() % 8];
-          std::memcpy(bytes + size_t(r) * sw.row_bytes + size_t(off), &h, 2);
+          std::memcpy(bytes + size_t(r) * sw.row_bytes + off, &h, 2);
         }
       std::vector<float> rows(size_t(n * blk * nb));
       dequantize(t, bytes, rows.data(), n * blk * nb);
