@@ -115,6 +115,11 @@ constexpr auto kGroups = group_table(std::make_integer_sequence<int, gemm_stored
 
 }  // namespace
 
+bool gemm_stored_rows_fits(const GemmF32& g) {
+  return g.M <= gemm_stored_rows_max && g.codec && g.codec->dequantize_columns &&
+         g.ldbq * 16 < (size_t(1) << 31);
+}
+
 void gemm_stored_rows(const GemmF32& g, int threads) {
   if (g.M <= 0 || g.N <= 0) return;
   const int64_t kc_step = gemm_f32_kc_step(g.K);
@@ -123,8 +128,8 @@ void gemm_stored_rows(const GemmF32& g, int threads) {
       for (int64_t r = 0; r < g.M; ++r) std::fill_n(g.C + r * g.ldc, g.N, 0.0f);
     return;
   }
-  ERANK_CHECK(g.M <= gemm_stored_rows_max && g.codec && g.codec->dequantize_columns,
-              "gemm_stored_rows: {} rows", g.M);
+  ERANK_CHECK(gemm_stored_rows_fits(g), "gemm_stored_rows: {} rows, row stride {} bytes", g.M,
+              g.ldbq);
   const int mr = int(g.M);
   const int64_t cols = 16 * kGroups[size_t(mr)];
   const int64_t ntasks = (g.N + cols - 1) / cols;

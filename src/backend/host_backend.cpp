@@ -212,59 +212,39 @@ class HostBackend final : public Backend {
       // derived. The switch is per shape, so a given layer always sums in the same order.
       // Few rows (decoding): always erank's kernel, from the weight packed once.
       const bool few_rows = R <= kDecodeRows;
-      if (w.stored() && R <= gemm_stored_rows_max && w.codec->dequantize_columns &&
-          gemm_f32_available() && w.row_bytes * 16 < (size_t(1) << 31)) {
-        // Decoding: blocks expanded with the weight's rows in the vector lanes, no panel.
-        gemm_stored_rows({.M = R,
-                          .N = O,
-                          .K = I,
-                          .A = xi,
-                          .lda = I,
-                          .C = yo,
-                          .ldc = O,
-                          .accumulate = bv != nullptr,
-                          .Bq = w.raw,
-                          .ldbq = w.row_bytes,
-                          .codec = w.codec},
-                         nt);
-        return;
-      }
-      if (w.stored() && few_rows && decode_cache_ && gemm_f32_available()) {
-        // Decoding with the cache on: the f32 values packed once (set_decode_cache).
-        gemm_f32({.M = R,
-                  .N = O,
-                  .K = I,
-                  .A = xi,
-                  .lda = I,
-                  .b_nk = true,
-                  .C = yo,
-                  .ldc = O,
-                  .accumulate = bv != nullptr,
-                  .packed = packed_weight(w)},
-                 nt);
-        return;
-      }
-      if (w.stored()) {
-        // Blocks expanded per panel inside the kernel, for any row count: no f32 copy, and the
-        // same sums as erank's kernel on the f32 values.
-        if (!gemm_f32_available()) {  // OpenBLAS needs f32: expand for this product only
-          Act yb;
-          linear(x, w.to_f32(), b, yb);
-          y = std::move(yb);
-          return;
+      if (w.stored() && gemm_f32_available()) {
+        const GemmF32 g{.M = R,
+                        .N = O,
+                        .K = I,
+                        .A = xi,
+                        .lda = I,
+                        .C = yo,
+                        .ldc = O,
+                        .accumulate = bv != nullptr,
+                        .Bq = w.raw,
+                        .ldbq = w.row_bytes,
+                        .codec = w.codec};
+        if (gemm_stored_rows_fits(g)) {
+          // Decoding: blocks expanded with the weight's rows in the vector lanes, no panel.
+          gemm_stored_rows(g, nt);
+        } else if (few_rows && decode_cache_) {
+          // Decoding with the cache on: the f32 values packed once (set_decode_cache).
+          GemmF32 p = g;
+          p.Bq = nullptr;
+          p.codec = nullptr;
+          p.packed = packed_weight(w);
+          gemm_f32(p, nt);
+        } else {
+          // Blocks expanded per panel inside the kernel, for any row count: no f32 copy, and
+          // the same sums as erank's kernel on the f32 values.
+          gemm_f32(g, nt);
         }
-        gemm_f32({.M = R,
-                  .N = O,
-                  .K = I,
-                  .A = xi,
-                  .lda = I,
-                  .C = yo,
-                  .ldc = O,
-                  .accumulate = bv != nullptr,
-                  .Bq = w.raw,
-                  .ldbq = w.row_bytes,
-                  .codec = w.codec},
-                 nt);
+        return;
+      }
+      if (w.stored()) {  // no erank kernel on this CPU; OpenBLAS needs f32: expand for this product
+        Act yb;
+        linear(x, w.to_f32(), b, yb);
+        y = std::move(yb);
         return;
       }
       if (gemm_f32_available() && (few_rows || O * I <= kOwnGemmMaxWeights || batch_invariant_)) {

@@ -24,41 +24,37 @@ class MetricSink : public TapSink {
     for (auto& r : results) r.erank.resize(layers.size());
   }
   bool wants(Tap t) const override { return t == Tap::hidden || (t == Tap::logits && loss_); }
-  // The loss takes the logits 256 rows at a time: each row's term -log p is kept, and each
-  // text's sum is taken in finish() in position order, as text_loss sums.
+  // The loss takes the logits 256 rows at a time: each row's term -log p is kept, and after the
+  // last block each text's terms are summed in position order, as text_loss sums.
   int64_t logit_block_rows() const override { return loss_ ? logit_block_quantum : 0; }
   void on_logit_rows(const Act& x, int64_t row0, const SeqLayout& L) override {
     const auto t0 = std::chrono::steady_clock::now();
     if (terms_.empty()) terms_.assign(size_t(L.rows()), 0.0);
     const float* v = floats(x);
-    std::vector<std::string> errors(size_t(x.rows));
+    std::string error;  // the first row's error, thrown after the loop
 #pragma omp parallel for schedule(dynamic, 8)
     for (int64_t i = 0; i < x.rows; ++i) {
       const int64_t r = row0 + i;
       const auto s =
           size_t(std::upper_bound(L.offsets.begin(), L.offsets.end(), r) - L.offsets.begin() - 1);
-      const int64_t t = r - L.offsets[s], n = L.offsets[s + 1] - L.offsets[s];
-      if (t + 1 >= n) continue;  // a text's last row predicts nothing
+      const int64_t t = r - L.offsets[s];
+      if (r + 1 >= L.offsets[s + 1]) continue;  // a text's last row predicts nothing
       try {
         terms_[size_t(r)] = row_nll(v + i * x.cols, x.cols, seqs_[s][size_t(t + 1)], t);
       } catch (const std::exception& e) {
-        errors[size_t(i)] = e.what();
+#pragma omp critical
+        if (error.empty()) error = e.what();
       }
     }
-    for (const auto& e : errors)
-      if (!e.empty()) fail("{}", e);
-    blocked_ = true;
+    if (!error.empty()) fail("{}", error);
+    if (row0 + x.rows == L.rows())
+      for (int64_t s = 0; s < L.n_seq(); ++s) {
+        TextLoss& out = results[size_t(s)].loss;
+        out = TextLoss{};
+        for (int64_t r = L.offsets[s]; r + 1 < L.offsets[s + 1]; ++r) out.sum += terms_[size_t(r)];
+        out.n_tokens = std::max<int64_t>(0, L.offsets[s + 1] - L.offsets[s] - 1);
+      }
     seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  }
-  // After the forward: the texts' losses from the rows' terms (when the logits came in blocks).
-  void finish(const SeqLayout& L) {
-    if (!blocked_) return;
-    for (int64_t s = 0; s < L.n_seq(); ++s) {
-      TextLoss& out = results[size_t(s)].loss;
-      out = TextLoss{};
-      for (int64_t r = L.offsets[s]; r + 1 < L.offsets[s + 1]; ++r) out.sum += terms_[size_t(r)];
-      out.n_tokens = std::max<int64_t>(0, L.offsets[s + 1] - L.offsets[s] - 1);
-    }
   }
   void on_tap(Tap t, int index, const Act& x, const SeqLayout& L) override {
     const auto t0 = std::chrono::steady_clock::now();
@@ -97,7 +93,6 @@ class MetricSink : public TapSink {
   const std::vector<std::vector<int32_t>>& seqs_;
   std::vector<float> buf_;
   std::vector<double> terms_;  // per row of the forward: its next-token term
-  bool blocked_ = false;
 
  public:
   std::vector<ModelOnText> results;
@@ -142,10 +137,6 @@ std::vector<ModelOnText> evaluate_batch(const Model& model, Backend& be,
                                         std::optional<uint64_t> train_seed, double* metric_s) {
   MetricSink sink(layers, with_loss, seqs);
   model.forward(be, seqs, sink, train_seed);
-  SeqLayout L;
-  L.offsets.push_back(0);
-  for (const auto& s : seqs) L.offsets.push_back(L.offsets.back() + int64_t(s.size()));
-  sink.finish(L);
   if (metric_s) *metric_s += sink.seconds;
   return std::move(sink.results);
 }

@@ -1,13 +1,12 @@
 #include "generate/decode.h"
 
-#include "backend/gemm_f32.h"
-
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <deque>
 #include <span>
 
+#include "backend/gemm_f32.h"
 #include "core/error.h"
 #include "generate/sampler.h"
 #include "generate/stop_strings.h"
