@@ -63,7 +63,8 @@ def llama_perplexity(bindir, model, text_file, chunks, threads, work):
     # announcing the chunks to the final estimate, chunks x 512 tokens.
     stamp = r"(\d+)\.(\d+)\.(\d+)\.(\d+) I "
     t0 = re.search(stamp + r"perplexity: calculating perplexity over (\d+) chunks", err)
-    t1 = re.search(stamp + r".*?Final estimate: PPL = ([\d.]+)", err)
+    # (its progress line has no newline: the final estimate's stamp is the one right before it)
+    t1 = re.search(stamp + r"Final estimate: PPL = ([\d.]+)", err)
     if not (t0 and t1):
         sys.exit("llama-perplexity: no chunk or final estimate line\n" + err[-2000:])
     sec = lambda m: int(m.group(1)) * 60 + int(m.group(2)) + int(m.group(3)) / 1e3 + \
