@@ -1,5 +1,8 @@
 #include "metrics/loss.h"
 
+#include <immintrin.h>
+
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -19,14 +22,96 @@ std::vector<double> token_losses(const float* logits, int64_t N, int64_t V,
   return out;
 }
 
+namespace {
+
+// max z and sum exp(z - max) of a logit row, in double, as plain loops (CPUs without AVX-512).
+double row_max(const float* z, int64_t V) {
+  double mx = -std::numeric_limits<double>::infinity();
+  for (int64_t v = 0; v < V; ++v) mx = std::max(mx, static_cast<double>(z[v]));
+  return mx;
+}
+double row_sum_exp(const float* z, int64_t V, double mx) {
+  double se = 0;
+  for (int64_t v = 0; v < V; ++v) se += std::exp(static_cast<double>(z[v]) - mx);
+  return se;
+}
+
+// (GCC 12 warns that its own intrinsics' undefined operands may be uninitialised.)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#if !defined(__clang__)  // clang has no -Wmaybe-uninitialized (and would warn about the pragma)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+#define ERANK_AVX512 __attribute__((target("avx512f")))
+
+// The same in 8 double lanes: exp(x) for x <= 0 as 2^n exp(r), n = round(x / ln 2), r reduced in
+// two steps (Cody-Waite) to |r| <= ln 2 / 2, exp(r) by its Taylor series to r^12 (truncation
+// below 2e-16 relative), 2^n applied by vscalefpd (which underflows to subnormals and 0 exactly).
+// exp(0) is exactly 1, so uniform logits still give exactly ln V. About ten times the scalar
+// exp's speed, which took a fifth of `erank loss` on Gemma-3's 262k vocabulary.
+ERANK_AVX512 inline __m512d exp_nonpositive(__m512d x) {
+  x = _mm512_max_pd(_mm512_set1_pd(-746.0), x);  // exp(-746) is 0; a NaN x stays NaN
+  const __m512d n = _mm512_roundscale_pd(_mm512_mul_pd(x, _mm512_set1_pd(1.4426950408889634)),
+                                         _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512d r = _mm512_fnmadd_pd(n, _mm512_set1_pd(6.93147180369123816490e-01), x);
+  r = _mm512_fnmadd_pd(n, _mm512_set1_pd(1.90821492927058770002e-10), r);
+  constexpr double kInvFact[] = {1.0 / 479001600,
+                                 1.0 / 39916800,
+                                 1.0 / 3628800,
+                                 1.0 / 362880,
+                                 1.0 / 40320,
+                                 1.0 / 5040,
+                                 1.0 / 720,
+                                 1.0 / 120,
+                                 1.0 / 24,
+                                 1.0 / 6,
+                                 0.5,
+                                 1.0,
+                                 1.0};
+  __m512d p = _mm512_set1_pd(kInvFact[0]);
+  for (int i = 1; i < 13; ++i) p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(kInvFact[i]));
+  return _mm512_scalef_pd(p, n);
+}
+
+ERANK_AVX512 double row_max_avx512(const float* z, int64_t V) {
+  __m512 m = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+  int64_t v = 0;
+  for (; v + 16 <= V; v += 16) m = _mm512_max_ps(m, _mm512_loadu_ps(z + v));
+  if (v < V)
+    m = _mm512_mask_max_ps(m, __mmask16((1u << (V - v)) - 1), m,
+                           _mm512_maskz_loadu_ps(__mmask16((1u << (V - v)) - 1), z + v));
+  return static_cast<double>(_mm512_reduce_max_ps(m));
+}
+
+ERANK_AVX512 double row_sum_exp_avx512(const float* z, int64_t V, double mx) {
+  const __m512d m = _mm512_set1_pd(mx);
+  __m512d s0 = _mm512_setzero_pd(), s1 = _mm512_setzero_pd();
+  int64_t v = 0;
+  for (; v + 16 <= V; v += 16) {
+    const __m512 f = _mm512_loadu_ps(z + v);
+    s0 = _mm512_add_pd(
+        s0, exp_nonpositive(_mm512_sub_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(f)), m)));
+    s1 = _mm512_add_pd(
+        s1,
+        exp_nonpositive(_mm512_sub_pd(
+            _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(f), 1))), m)));
+  }
+  for (; v < V; ++v)
+    s0 = _mm512_mask_add_pd(s0, 1, s0, _mm512_set1_pd(std::exp(double(z[v]) - mx)));
+  return _mm512_reduce_add_pd(_mm512_add_pd(s0, s1));
+}
+
+#pragma GCC diagnostic pop
+
+}  // namespace
+
 double row_nll(const float* z, int64_t V, int32_t y, int64_t position) {
   if (y < 0 || y >= V)
     fail("loss: token id {} at position {} outside the vocabulary (V = {})", y, position + 1, V);
-  double mx = -std::numeric_limits<double>::infinity();
-  for (int64_t v = 0; v < V; ++v) mx = std::max(mx, static_cast<double>(z[v]));
+  static const bool avx512 = __builtin_cpu_supports("avx512f");
+  const double mx = avx512 ? row_max_avx512(z, V) : row_max(z, V);
   if (!std::isfinite(mx)) fail("loss: non-finite logits at position {}", position);
-  double se = 0;
-  for (int64_t v = 0; v < V; ++v) se += std::exp(static_cast<double>(z[v]) - mx);
+  const double se = avx512 ? row_sum_exp_avx512(z, V, mx) : row_sum_exp(z, V, mx);
   if (!std::isfinite(se)) fail("loss: non-finite logits at position {}", position);
   // -log softmax(z)[y] = log sum exp(z - max) - (z[y] - max)
   return std::log(se) - (static_cast<double>(z[y]) - mx);

@@ -1,9 +1,11 @@
 // Dataset aggregates (Algorithms (a) and (b)) and the loss: closed forms, Jensen, torch parity.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <limits>
 #include <random>
 
 #include "core/error.h"
@@ -115,6 +117,36 @@ TEST(Loss, MatchesTorchCrossEntropy) {
   auto got = token_losses(logits.data(), N, V, ids);
   ASSERT_EQ(got.size(), want.size());
   for (size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], want[i], 1e-12 * want[i]) << i;
+}
+
+// row_nll's vectorised log-sum-exp against the same sum in long double with the scalar exp: rows
+// of every tail length and Gemma-3's 262144 values, logits spread over [-1000, 50] (terms that
+// underflow to subnormals and 0), -inf entries; exactly ln V for a uniform row.
+TEST(Loss, RowNllEqualsLongDoubleReference) {
+  std::mt19937 rng(5);
+  for (int64_t V : {1, 2, 7, 15, 16, 17, 31, 33, 100, 1000, 262144}) {
+    for (double spread : {1.0, 30.0, 1000.0}) {
+      std::uniform_real_distribution<float> u(float(-spread), 50.0f);
+      std::vector<float> z(static_cast<size_t>(V));
+      for (auto& x : z) x = u(rng);
+      if (V > 3) z[2] = -std::numeric_limits<float>::infinity();
+      long double mx = -INFINITY, se = 0;
+      for (float x : z) mx = std::max(mx, static_cast<long double>(x));
+      for (float x : z) se += std::exp(static_cast<long double>(x) - mx);
+      int32_t y = static_cast<int32_t>(rng() % uint32_t(V));
+      if (V > 3 && y == 2) y = 3;  // not the -inf logit (an infinite loss on both sides)
+      const double want = static_cast<double>(std::log(se) - (static_cast<long double>(z[y]) - mx));
+      EXPECT_NEAR(row_nll(z.data(), V, y, 0), want, 1e-13 * std::max(1.0, std::fabs(want)))
+          << "V " << V << " spread " << spread;
+    }
+    const std::vector<float> flat(static_cast<size_t>(V), -3.25f);
+    EXPECT_EQ(row_nll(flat.data(), V, 0, 0), std::log(static_cast<double>(V))) << V;
+  }
+  std::vector<float> z(40, 1.0f);
+  z[21] = std::numeric_limits<float>::infinity();
+  EXPECT_THROW(row_nll(z.data(), 40, 0, 0), Error);
+  z[21] = std::nanf("");
+  EXPECT_THROW(row_nll(z.data(), 40, 0, 0), Error);
 }
 
 TEST(Loss, BadInputsThrow) {
