@@ -66,6 +66,19 @@ ERANK_AVX512 inline __m512 table_from(float base) {
                        _mm512_set1_ps(base));
 }
 
+// Value j of a legacy block for the 16 rows: float(q + 16 bit4) for 5 bits (small integers, exact
+// in either order), times d, plus m for the types with a min. (A function, not a lambda: clang
+// compiles lambdas without their enclosing function's target.)
+template <int kBits, bool kMin>
+ERANK_AVX512 inline void legacy_put(int j, __m512 q, __m512 d, __m512 m, __m512i qh, float* dst) {
+  if constexpr (kBits == 5)
+    q = _mm512_mask_add_ps(q, _mm512_test_epi32_mask(qh, _mm512_set1_epi32(int(1u << j))), q,
+                           _mm512_set1_ps(16.0f));
+  __m512 y = _mm512_mul_ps(d, q);
+  if constexpr (kMin) y = _mm512_add_ps(y, m);
+  _mm512_storeu_ps(dst + j * 16, y);
+}
+
 // Legacy blocks (32 values): element j in the low nibble of qs[j], j + 16 in its high nibble, bit
 // j of qh (5-bit) as bit 4. Q4_0/Q5_0: d * float(q - offset); Q4_1/Q5_1: d * float(q) + m.
 template <int kBits, bool kMin>
@@ -77,15 +90,7 @@ ERANK_AVX512 void legacy_columns(const uint8_t* src, size_t ld, int n, float* ds
   const __m512 m = kMin ? f16_lanes(hdr, 16) : _mm512_setzero_ps();
   const __m512i qh = kBits == 5 ? gather4(g, kQs - 4) : _mm512_setzero_si512();
   const __m512 table = table_from(kMin ? 0.0f : kBits == 5 ? -16.0f : -8.0f);
-  const __m512 sixteen = _mm512_set1_ps(16.0f);
-  auto put = [&](int j, __m512 q) {
-    if constexpr (kBits == 5)  // float(q + 16 bit4): small integers, exact in either order
-      q = _mm512_mask_add_ps(q, _mm512_test_epi32_mask(qh, _mm512_set1_epi32(int(1u << j))), q,
-                             sixteen);
-    __m512 y = _mm512_mul_ps(d, q);
-    if constexpr (kMin) y = _mm512_add_ps(y, m);
-    _mm512_storeu_ps(dst + j * 16, y);
-  };
+
   __m512i ws[4];  // all gathers first, so that their latencies overlap
 #pragma GCC unroll 4
   for (int c = 0; c < 4; ++c) ws[c] = gather4(g, kQs + 4 * size_t(c));
@@ -94,8 +99,8 @@ ERANK_AVX512 void legacy_columns(const uint8_t* src, size_t ld, int n, float* ds
     const __m512i w = ws[c];
 #pragma GCC unroll 4
     for (int t = 0; t < 4; ++t) {
-      put(4 * c + t, nibble(w, unsigned(8 * t), table));
-      put(16 + 4 * c + t, nibble(w, unsigned(8 * t + 4), table));
+      legacy_put<kBits, kMin>(4 * c + t, nibble(w, unsigned(8 * t), table), d, m, qh, dst);
+      legacy_put<kBits, kMin>(16 + 4 * c + t, nibble(w, unsigned(8 * t + 4), table), d, m, qh, dst);
     }
   }
 }
