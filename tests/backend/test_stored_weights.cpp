@@ -6,6 +6,7 @@
 // io/quant's, which test_quant checks against gguf-py.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstring>
 #include <random>
 #include <vector>
@@ -120,7 +121,7 @@ INSTANTIATE_TEST_SUITE_P(Shapes, StoredGemm,
 
 // Each column dequantizer against the row expansion, transposed: n rows of 1 to 16 held in a
 // buffer of exactly n rows (nothing read past them), every block of a row, and scales that are
-// zero, subnormal, infinite or NaN (the scalar conversion's bits, signalling NaNs kept).
+// zero, subnormal, infinite or NaN (NaN wherever the rows have NaN).
 TEST(StoredWeights, ColumnDequantizersEqualRowsTransposed) {
   const uint16_t specials[] = {0x0000, 0x8000, 0x0001, 0x7C00, 0xFC00, 0x7E00, 0x7C01, 0x3C00};
   int checked = 0;
@@ -150,6 +151,9 @@ TEST(StoredWeights, ColumnDequantizersEqualRowsTransposed) {
           for (int64_t j = 0; j < blk; ++j) {
             const float want = rows[size_t(r * blk * nb + b * blk + j)];
             const float have = got[size_t(j * 16 + r)];
+            // d * q + m with both d and m NaN: which NaN's payload comes out depends on the
+            // order the compiler gives the commutative add's operands, on either side.
+            if (std::isnan(want) && std::isnan(have)) continue;
             ASSERT_EQ(std::memcmp(&want, &have, 4), 0)
                 << ggml_type_name(t) << " n " << n << " block " << b << " row " << r << " value "
                 << j << ": " << have << " vs " << want;
