@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "backend/backend.h"
+#include "core/cpu.h"
 
 namespace erank {
 
@@ -187,8 +188,7 @@ void run_task_avx2(const GemmF32& g, const float* bp, int64_t r0, int64_t r1, in
 }
 
 bool has_avx512() {
-  static const bool ok = __builtin_cpu_supports("avx512f");
-  return ok;
+  return simd_level() == Simd::avx512;
 }
 
 void pack_any(const GemmF32& g, int64_t p, float* dst) {
@@ -231,6 +231,28 @@ __attribute__((target("avx512f"))) void transpose16(const float* src, int64_t ld
   }
 }
 
+// dst[k * 32 + r] = src[r * lds + k] for r < 16, k < 8, with AVX2: two 8 x 8 transposes.
+__attribute__((target("avx2"))) void transpose16x8(const float* src, int64_t lds, float* dst) {
+  for (int h = 0; h < 2; ++h) {
+    __m256 r[8], t[8];
+    for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(src + (8 * h + i) * lds);
+    for (int i = 0; i < 4; ++i) {
+      t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+      t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    for (int i = 0; i < 2; ++i) {  // r[4i + j], lane L: column 4L + j of rows 4i .. 4i + 3
+      r[4 * i] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
+      r[4 * i + 1] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], 0xEE);
+      r[4 * i + 2] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
+      r[4 * i + 3] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xEE);
+    }
+    for (int j = 0; j < 4; ++j) {
+      _mm256_storeu_ps(dst + j * kNr + 8 * h, _mm256_permute2f128_ps(r[j], r[4 + j], 0x20));
+      _mm256_storeu_ps(dst + (4 + j) * kNr + 8 * h, _mm256_permute2f128_ps(r[j], r[4 + j], 0x31));
+    }
+  }
+}
+
 #pragma GCC diagnostic pop
 
 // Panel p of a stored B over k in [k0, k0 + kc), packed as pack_panel would ([kc][32], zero
@@ -254,7 +276,8 @@ const float* pack_stored(const GemmF32& g, int64_t p, int64_t k0, int64_t kc, fl
         _mm_prefetch(reinterpret_cast<const char*>(g.Bq + size_t(nc0 + c) * g.ldbq + off),
                      _MM_HINT_T0);
   }
-  if (!has_avx512()) {
+  const Simd simd = simd_level();
+  if (simd == Simd::none) {
     thread_local std::vector<float> rows;
     if (rows.size() < size_t(kNr * span)) rows.resize(size_t(kNr * span));
     for (int64_t c = 0; c < cn; ++c)
@@ -264,7 +287,8 @@ const float* pack_stored(const GemmF32& g, int64_t p, int64_t k0, int64_t kc, fl
     return dst;
   }
   // Chunks of whole blocks (>= 128 values) of 16 rows at a time, expanded into a buffer that
-  // stays in L1 and transposed from there 16 x 16.
+  // stays in L1 and transposed from there 16 x 16 (AVX2: 16 x 8).
+  const int64_t step = simd == Simd::avx512 ? 16 : 8;
   const int64_t chunk = std::max<int64_t>(blk, 128 / blk * blk);
   alignas(64) thread_local float buf[16 * 256 * 2];
   for (int64_t h = 0; h < 2; ++h) {
@@ -281,7 +305,10 @@ const float* pack_stored(const GemmF32& g, int64_t p, int64_t k0, int64_t kc, fl
       // buf[r][j] is value s0 + j of row 16 h + r, which lands at k = b0 blk + s0 + j - k0.
       float* out = dst + (b0 * blk + s0 - k0) * kNr + 16 * h;
       int64_t j = lo - s0;
-      for (; j + 16 <= hi - s0; j += 16) transpose16(buf + j, chunk, out + j * kNr);
+      if (step == 16)
+        for (; j + 16 <= hi - s0; j += 16) transpose16(buf + j, chunk, out + j * kNr);
+      else
+        for (; j + 8 <= hi - s0; j += 8) transpose16x8(buf + j, chunk, out + j * kNr);
       for (; j < hi - s0; ++j)
         for (int64_t r = 0; r < 16; ++r) out[j * kNr + r] = buf[r * chunk + j];
     }
@@ -329,7 +356,7 @@ void run_task(const GemmF32& g, const float* bp, int64_t r0, int64_t r1, int64_t
 bool gemm_f32_available() {
   // ERANK_GEMM=blas forces the OpenBLAS path, to compare the two in one build.
   static const bool ok =
-      (has_avx512() || (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))) &&
+      simd_level() != Simd::none &&
       std::string_view(std::getenv("ERANK_GEMM") ? std::getenv("ERANK_GEMM") : "") != "blas";
   return ok;
 }

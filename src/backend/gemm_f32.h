@@ -37,10 +37,10 @@ bool gemm_f32_available();
 // C): a function of K alone, so that kernels of other shapes give the same bits.
 int64_t gemm_f32_kc_step(int64_t K);
 // The product for a stored B and few rows (M <= gemm_stored_rows_max), with the weight's rows in
-// the vector lanes and no packed panel: the same sums as gemm_f32, bit for bit. AVX-512 only.
+// the vector lanes and no packed panel: the same sums as gemm_f32, bit for bit. AVX-512 or AVX2.
 constexpr int64_t gemm_stored_rows_max = 8;
 // Whether gemm_stored_rows takes g: at most that many rows, a codec with a column dequantizer
-// (AVX-512), and rows close enough for its 32-bit gather offsets.
+// (AVX-512 or AVX2), and rows close enough for 32-bit gather offsets.
 bool gemm_stored_rows_fits(const GemmF32& g);
 void gemm_stored_rows(const GemmF32& g, int threads);
 // threads > 1: runs an OpenMP team of that many; 1: runs on the calling thread (inside a task).

@@ -14,6 +14,7 @@
 
 #include "backend/backend.h"
 #include "backend/gemm_f32.h"
+#include "core/cpu.h"
 #include "core/error.h"
 
 namespace erank {
@@ -96,22 +97,116 @@ ERANK_AVX512 void columns_task(const GemmF32& g, int64_t n0, int64_t kc_step, fl
   }
 }
 
+// The same tasks with 8-wide AVX2 registers: a group of 16 columns is two registers (the column
+// dequantizers' T layout is the same), each lane the same FMA chain.
+#define ERANK_AVX2 __attribute__((target("avx2,fma")))
+
+template <int MR, int kG>
+ERANK_AVX2 void columns_task_avx2(const GemmF32& g, int64_t n0, int64_t kc_step, float* T) {
+  const WeightCodec& cd = *g.codec;
+  const int64_t blk = cd.block, nblocks = g.K / blk, N = g.N, lda = g.lda, ldc = g.ldc;
+  const float* A = g.A;
+  float* C = g.C;
+  const uint8_t* Bq = g.Bq;
+  const size_t ldbq = g.ldbq, bb = cd.block_bytes;
+  constexpr int kH = 2 * kG;  // registers of 8 columns
+  int64_t live[kH];           // columns held by each register (0..8)
+  int nh = 0;                 // registers that hold columns
+#pragma GCC unroll 8
+  for (int q = 0; q < kH; ++q) {
+    live[q] = std::clamp<int64_t>(N - (n0 + 8 * q), 0, 8);
+    if (live[q]) nh = q + 1;
+  }
+  const int ng = (nh + 1) / 2;
+  __m256 acc[kH][MR];
+#pragma GCC unroll 8
+  for (int q = 0; q < kH; ++q)
+#pragma GCC unroll 8
+    for (int m = 0; m < MR; ++m) acc[q][m] = _mm256_setzero_ps();
+  int64_t seg0 = 0, seg1 = std::min(g.K, kc_step);
+  for (int64_t b = 0; b < nblocks; ++b) {
+    for (int q = 0; q < ng; ++q) {
+      const int64_t r0 = n0 + 16 * q;
+      cd.dequantize_columns(Bq + size_t(r0) * ldbq + size_t(b) * bb, ldbq,
+                            int(std::min<int64_t>(16, N - r0)), T + q * blk * 16);
+    }
+    if (b + 1 < nblocks)
+      for (int64_t r = n0; r < std::min(N, n0 + 16 * kG); ++r)
+        _mm_prefetch(reinterpret_cast<const char*>(Bq + size_t(r) * ldbq + size_t(b + 1) * bb + 64),
+                     _MM_HINT_T0);
+    int64_t k = b * blk;
+    const int64_t kend = k + blk;
+    const float* t = T - k * 16;
+    while (k < kend) {
+      const int64_t stop = std::min(kend, seg1);
+      for (; k < stop; ++k) {
+        __m256 av[MR];
+#pragma GCC unroll 8
+        for (int m = 0; m < MR; ++m) av[m] = _mm256_set1_ps(A[m * lda + k]);
+#pragma GCC unroll 8
+        for (int q = 0; q < kH; ++q) {
+          const __m256 w = _mm256_loadu_ps(t + k * 16 + (q / 2) * blk * 16 + 8 * (q % 2));
+#pragma GCC unroll 8
+          for (int m = 0; m < MR; ++m) acc[q][m] = _mm256_fmadd_ps(av[m], w, acc[q][m]);
+        }
+      }
+      if (k == seg1) {
+        const bool add = g.accumulate || seg0 > 0;
+#pragma GCC unroll 8
+        for (int q = 0; q < kH; ++q)
+#pragma GCC unroll 8
+          for (int m = 0; m < MR; ++m) {
+            float* c = C + m * ldc + n0 + 8 * q;
+            if (live[q] == 8) {
+              __m256 v = acc[q][m];
+              if (add) v = _mm256_add_ps(v, _mm256_loadu_ps(c));
+              _mm256_storeu_ps(c, v);
+            } else if (live[q] > 0) {
+              alignas(32) float tmp[8];
+              _mm256_store_ps(tmp, acc[q][m]);
+              for (int64_t j = 0; j < live[q]; ++j) c[j] = add ? tmp[j] + c[j] : tmp[j];
+            }
+            acc[q][m] = _mm256_setzero_ps();
+          }
+        seg0 = seg1;
+        seg1 = std::min(g.K, seg1 + kc_step);
+      }
+    }
+  }
+}
+
 using Task = void (*)(const GemmF32&, int64_t, int64_t, float*);
 template <int MR>
 constexpr int groups_for() {  // accumulators within the 32 registers, with room for loads
   return MR <= 3 ? 4 : MR <= 6 ? 3 : 2;
 }
+template <int MR>
+constexpr int groups_for_avx2() {  // 16 registers: at most 12 accumulators (7 and 8 rows: 14, 16)
+  return MR == 1 ? 4 : MR == 2 ? 3 : MR == 3 ? 2 : 1;
+}
 template <int... R>
 constexpr std::array<Task, sizeof...(R) + 1> task_table(std::integer_sequence<int, R...>) {
   return {nullptr, &columns_task<R + 1, groups_for<R + 1>()>...};
 }
+template <int... R>
+constexpr std::array<Task, sizeof...(R) + 1> task_table_avx2(std::integer_sequence<int, R...>) {
+  return {nullptr, &columns_task_avx2<R + 1, groups_for_avx2<R + 1>()>...};
+}
 constexpr auto kTasks = task_table(std::make_integer_sequence<int, gemm_stored_rows_max>{});
+constexpr auto kTasksAvx2 =
+    task_table_avx2(std::make_integer_sequence<int, gemm_stored_rows_max>{});
 
 template <int... R>
 constexpr std::array<int, sizeof...(R) + 1> group_table(std::integer_sequence<int, R...>) {
   return {0, groups_for<R + 1>()...};
 }
+template <int... R>
+constexpr std::array<int, sizeof...(R) + 1> group_table_avx2(std::integer_sequence<int, R...>) {
+  return {0, groups_for_avx2<R + 1>()...};
+}
 constexpr auto kGroups = group_table(std::make_integer_sequence<int, gemm_stored_rows_max>{});
+constexpr auto kGroupsAvx2 =
+    group_table_avx2(std::make_integer_sequence<int, gemm_stored_rows_max>{});
 
 }  // namespace
 
@@ -131,15 +226,17 @@ void gemm_stored_rows(const GemmF32& g, int threads) {
   ERANK_CHECK(gemm_stored_rows_fits(g), "gemm_stored_rows: {} rows, row stride {} bytes", g.M,
               g.ldbq);
   const int mr = int(g.M);
-  const int64_t cols = 16 * kGroups[size_t(mr)];
+  const bool wide = simd_level() == Simd::avx512;
+  const Task task = wide ? kTasks[size_t(mr)] : kTasksAvx2[size_t(mr)];
+  const int64_t cols = 16 * (wide ? kGroups : kGroupsAvx2)[size_t(mr)];
   const int64_t ntasks = (g.N + cols - 1) / cols;
 #pragma omp parallel num_threads(threads) if (threads > 1)
   {
     thread_local std::vector<float> T;
-    const size_t need = size_t(16 * kGroups[1] * g.codec->block);
+    const size_t need = size_t(16 * std::max(kGroups[1], kGroupsAvx2[1]) * g.codec->block);
     if (T.size() < need) T.resize(need);
 #pragma omp for schedule(static)
-    for (int64_t t = 0; t < ntasks; ++t) kTasks[size_t(mr)](g, t * cols, kc_step, T.data());
+    for (int64_t t = 0; t < ntasks; ++t) task(g, t * cols, kc_step, T.data());
   }
 }
 

@@ -10,6 +10,7 @@
 
 #include <cstring>
 
+#include "core/cpu.h"
 #include "core/dtype.h"
 #include "core/error.h"
 
@@ -455,12 +456,148 @@ ERANK_AVX512 void f16_avx512(const uint8_t* b, float* y, int64_t n) {
 
 #pragma GCC diagnostic pop
 
+#undef ERANK_AVX512
+
+// The same expansions with 8-wide AVX2 registers, for CPUs without AVX-512: the same f32
+// operations in the same order, so the same bits.
+#define ERANK_AVX2 __attribute__((target("avx2,fma,f16c")))
+
+ERANK_AVX2 inline float scale_at2(const uint8_t* p) {
+  uint16_t h;
+  std::memcpy(&h, p, 2);
+  return (h & 0x7C00) == 0x7C00 ? f16_to_f32(h) : _cvtsh_ss(h);
+}
+
+ERANK_AVX2 inline __m256i u8x8(const uint8_t* p) {
+  return _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
+}
+
+ERANK_AVX2 void q8_0_avx2(const uint8_t* b, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; i += QK, b += 34, y += QK) {
+    const __m256 d = _mm256_set1_ps(scale_at2(b));
+    for (int h = 0; h < 4; ++h) {
+      const __m128i q = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(b + 2 + 8 * h));
+      _mm256_storeu_ps(y + 8 * h, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q)), d));
+    }
+  }
+}
+
+template <int kBits, bool kMin>
+ERANK_AVX2 void legacy_avx2(const uint8_t* b, float* y, int64_t n) {
+  constexpr size_t kBytes = 2 + (kMin ? 2 : 0) + (kBits == 5 ? 4 : 0) + 16;
+  const __m256i low4 = _mm256_set1_epi32(0x0F), bit4 = _mm256_set1_epi32(16);
+  const __m256i off = _mm256_set1_epi32(kBits == 5 ? 16 : 8);
+  const __m256i bitpos = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+  for (int64_t i = 0; i < n; i += QK, b += kBytes, y += QK) {
+    const __m256 d = _mm256_set1_ps(scale_at2(b));
+    const __m256 m = _mm256_set1_ps(kMin ? scale_at2(b + 2) : 0.0f);
+    const uint8_t* qs = b + kBytes - 16;
+    uint32_t qh = 0;
+    if constexpr (kBits == 5) std::memcpy(&qh, qs - 4, 4);
+    for (int h = 0; h < 2; ++h) {  // values 8 h .. 8 h + 7 (low nibbles), 16 + those (high)
+      const __m256i q = u8x8(qs + 8 * h);
+      __m256i lo = _mm256_and_si256(q, low4), hi = _mm256_srli_epi32(q, 4);
+      if constexpr (kBits == 5) {
+        // bit j of qh as bit 4 of value j: lane t tests bit 8 h + t (low), 16 + 8 h + t (high)
+        const __m256i bl = _mm256_set1_epi32(int((qh >> (8 * h)) & 0xFF));
+        const __m256i bh = _mm256_set1_epi32(int((qh >> (16 + 8 * h)) & 0xFF));
+        const __m256i ml = _mm256_cmpeq_epi32(_mm256_and_si256(bl, bitpos), bitpos);
+        const __m256i mh = _mm256_cmpeq_epi32(_mm256_and_si256(bh, bitpos), bitpos);
+        lo = _mm256_or_si256(lo, _mm256_and_si256(ml, bit4));
+        hi = _mm256_or_si256(hi, _mm256_and_si256(mh, bit4));
+      }
+      if constexpr (!kMin) {
+        lo = _mm256_sub_epi32(lo, off);
+        hi = _mm256_sub_epi32(hi, off);
+      }
+      __m256 vl = _mm256_mul_ps(d, _mm256_cvtepi32_ps(lo)),
+             vh = _mm256_mul_ps(d, _mm256_cvtepi32_ps(hi));
+      if constexpr (kMin) {
+        vl = _mm256_add_ps(vl, m);
+        vh = _mm256_add_ps(vh, m);
+      }
+      _mm256_storeu_ps(y + 8 * h, vl);
+      _mm256_storeu_ps(y + 16 + 8 * h, vh);
+    }
+  }
+}
+
+ERANK_AVX2 void q4_k_avx2(const uint8_t* b, float* y, int64_t n) {
+  const __m256i low4 = _mm256_set1_epi32(0x0F);
+  for (int64_t i = 0; i < n; i += QKK, b += 144, y += QKK) {
+    const float d = scale_at2(b), dmin = scale_at2(b + 2);
+    int sc[8], mn[8];
+    k_scale_min(b + 4, sc, mn);
+    const uint8_t* qs = b + 16;
+    for (int g = 0; g < 8; ++g) {
+      const __m256 dg = _mm256_set1_ps(d * static_cast<float>(sc[g]));
+      const __m256 mg = _mm256_set1_ps(dmin * static_cast<float>(mn[g]));
+      const int c = g / 2, shift = 4 * (g % 2);
+      for (int h = 0; h < 4; ++h) {
+        const __m256i q =
+            _mm256_and_si256(_mm256_srli_epi32(u8x8(qs + c * 32 + 8 * h), shift), low4);
+        _mm256_storeu_ps(y + g * 32 + 8 * h,
+                         _mm256_sub_ps(_mm256_mul_ps(dg, _mm256_cvtepi32_ps(q)), mg));
+      }
+    }
+  }
+}
+
+ERANK_AVX2 void q6_k_avx2(const uint8_t* b, float* y, int64_t n) {
+  const __m256i low4 = _mm256_set1_epi32(0x0F), low2 = _mm256_set1_epi32(0x03);
+  const __m256i off = _mm256_set1_epi32(32);
+  for (int64_t i = 0; i < n; i += QKK, b += 210, y += QKK) {
+    const uint8_t* ql = b;
+    const uint8_t* qh = b + 128;
+    const auto* sc = reinterpret_cast<const int8_t*>(b + 192);
+    const float d = scale_at2(b + 208);
+    for (int c = 0; c < 2; ++c)
+      for (int j = 0; j < 4; ++j)
+        for (int h = 0; h < 4; ++h) {
+          const int l = 8 * h;
+          const __m256 dg = _mm256_set1_ps(d * static_cast<float>(sc[8 * c + 2 * j + h / 2]));
+          const __m256i lo = _mm256_and_si256(
+              _mm256_srli_epi32(u8x8(ql + 64 * c + 32 * (j % 2) + l), 4 * (j / 2)), low4);
+          const __m256i hi =
+              _mm256_and_si256(_mm256_srli_epi32(u8x8(qh + 32 * c + l), 2 * j), low2);
+          const __m256i q = _mm256_sub_epi32(_mm256_or_si256(lo, _mm256_slli_epi32(hi, 4)), off);
+          _mm256_storeu_ps(y + 128 * c + 32 * j + l, _mm256_mul_ps(dg, _mm256_cvtepi32_ps(q)));
+        }
+  }
+}
+
+ERANK_AVX2 void bf16_avx2(const uint8_t* b, float* y, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 2 * i));
+    _mm256_storeu_ps(y + i, _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16)));
+  }
+  if (i < n) dequantize(GGMLType::BF16, b + 2 * i, y + i, n - i);
+}
+
+// As f16_avx512: a chunk holding any NaN goes the scalar way.
+ERANK_AVX2 void f16_avx2(const uint8_t* b, float* y, int64_t n) {
+  int64_t i = 0;
+  const __m128i exp = _mm_set1_epi16(0x7C00), man = _mm_set1_epi16(0x03FF);
+  for (; i + 8 <= n; i += 8) {
+    const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 2 * i));
+    const __m128i all_ones_exp = _mm_cmpeq_epi16(_mm_and_si128(h, exp), exp);
+    const __m128i zero_man = _mm_cmpeq_epi16(_mm_and_si128(h, man), _mm_setzero_si128());
+    if (!_mm_testc_si128(zero_man, all_ones_exp))  // some lane: exponent all ones, mantissa not 0
+      dequantize(GGMLType::F16, b + 2 * i, y + i, 8);
+    else
+      _mm256_storeu_ps(y + i, _mm256_cvtph_ps(h));
+  }
+  if (i < n) dequantize(GGMLType::F16, b + 2 * i, y + i, n - i);
+}
+
+#undef ERANK_AVX2
+
 }  // namespace
 
 RowDequantizer row_dequantizer(GGMLType t) {
-  static const bool avx512 =
-      __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw");
-  if (avx512) {
+  const Simd simd = simd_level();
+  if (simd == Simd::avx512) {
     switch (t) {
       case GGMLType::BF16:
         return bf16_avx512;
@@ -480,6 +617,30 @@ RowDequantizer row_dequantizer(GGMLType t) {
         return q4_k_avx512;
       case GGMLType::Q6_K:
         return q6_k_avx512;
+      default:
+        break;
+    }
+  }
+  if (simd == Simd::avx2) {
+    switch (t) {
+      case GGMLType::BF16:
+        return bf16_avx2;
+      case GGMLType::F16:
+        return f16_avx2;
+      case GGMLType::Q8_0:
+        return q8_0_avx2;
+      case GGMLType::Q4_0:
+        return legacy_avx2<4, false>;
+      case GGMLType::Q4_1:
+        return legacy_avx2<4, true>;
+      case GGMLType::Q5_0:
+        return legacy_avx2<5, false>;
+      case GGMLType::Q5_1:
+        return legacy_avx2<5, true>;
+      case GGMLType::Q4_K:
+        return q4_k_avx2;
+      case GGMLType::Q6_K:
+        return q6_k_avx2;
       default:
         break;
     }

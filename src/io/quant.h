@@ -39,8 +39,8 @@ std::vector<size_t> ggml_scale_offsets(GGMLType t);
 // Dequantises n elements (a multiple of the block size) from src to dst.
 void dequantize(GGMLType t, const uint8_t* src, float* dst, int64_t n);
 
-// The fastest expansion of type t that gives dequantize's values bit for bit (AVX-512 kernels
-// for the common types where the CPU has them), without checks: n must be a multiple of the
+// The fastest expansion of type t that gives dequantize's values bit for bit (AVX-512 or AVX2
+// kernels for the common types where the CPU has them), without checks: n must be a multiple of the
 // block size. For weights expanded panel by panel inside a matrix product. Throws erank::Error
 // for types that cannot be dequantised.
 using RowDequantizer = void (*)(const uint8_t* src, float* dst, int64_t n);
@@ -50,7 +50,7 @@ RowDequantizer row_dequantizer(GGMLType t);
 // row r's block starts at src + r * ld, the same bits as the row dequantizer. Rows r >= n are not
 // read (their lanes hold zeros or -0). For products of few rows (decoding), whose vector lanes
 // are the weight's rows. ld * 16 must fit in 31 bits. Null for types without one, or without
-// AVX-512 (the caller then expands rows and transposes them).
+// AVX2 (the caller then expands rows and transposes them).
 using ColumnDequantizer = void (*)(const uint8_t* src, size_t ld, int n, float* dst);
 ColumnDequantizer column_dequantizer(GGMLType t);
 

@@ -6,9 +6,11 @@
 // 4-bit values become floats by a table lookup (vpermps reads the low 4 bits of each lane).
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 
+#include "core/cpu.h"
 #include "core/dtype.h"
 #include "io/quant.h"
 
@@ -212,30 +214,260 @@ ERANK_AVX512 void q6_k_columns(const uint8_t* src, size_t ld, int n, float* dst)
     }
 }
 
+// AVX2 (no AVX-512): the same contract, 16 rows in two halves of 8 lanes. Gathers are slow on
+// the CPUs that lack AVX-512, so each half loads 16 bytes of each of its 8 rows and transposes
+// them as 32-bit words (U[c] lane r = bytes 4c .. 4c + 3 of row r), which costs 8 shuffles. The
+// values are the row kernels' f32 operations in the same order again.
+#define ERANK_AVX2 __attribute__((target("avx2,fma,f16c")))
+
+// The 16 bytes at src + r * ld + off for rows r < n (zeros for the others), as 4 x 8 words.
+ERANK_AVX2 inline void words16(const uint8_t* src, size_t ld, int n, size_t off, __m256i U[4]) {
+  __m128i x[8];
+#pragma GCC unroll 8
+  for (int r = 0; r < 8; ++r)
+    x[r] = r < n ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + size_t(r) * ld + off))
+                 : _mm_setzero_si128();
+  __m256i y[4];  // y[i]: row i in the low 128 bits, row i + 4 in the high
+#pragma GCC unroll 4
+  for (int i = 0; i < 4; ++i)
+    y[i] = _mm256_inserti128_si256(_mm256_castsi128_si256(x[i]), x[i + 4], 1);
+  const __m256i t0 = _mm256_unpacklo_epi32(y[0], y[1]), t1 = _mm256_unpackhi_epi32(y[0], y[1]);
+  const __m256i t2 = _mm256_unpacklo_epi32(y[2], y[3]), t3 = _mm256_unpackhi_epi32(y[2], y[3]);
+  U[0] = _mm256_unpacklo_epi64(t0, t2);
+  U[1] = _mm256_unpackhi_epi64(t0, t2);
+  U[2] = _mm256_unpacklo_epi64(t1, t3);
+  U[3] = _mm256_unpackhi_epi64(t1, t3);
+}
+
+// The 4 bytes at src + r * ld + off in lane r (0 past n).
+ERANK_AVX2 inline __m256i word4(const uint8_t* src, size_t ld, int n, size_t off) {
+  alignas(32) uint32_t w[8] = {};
+  for (int r = 0; r < n; ++r) std::memcpy(&w[r], src + size_t(r) * ld + off, 4);
+  return _mm256_load_si256(reinterpret_cast<const __m256i*>(w));
+}
+
+// The f16 in bits [shift, shift + 16) of each lane as f32 (infinities and NaNs the scalar way).
+ERANK_AVX2 inline __m256 f16_lanes8(__m256i v, int shift) {
+  const __m256i h = _mm256_and_si256(_mm256_srli_epi32(v, shift), _mm256_set1_epi32(0xFFFF));
+  const __m256i e = _mm256_set1_epi32(0x7C00);
+  if (_mm256_movemask_epi8(_mm256_cmpeq_epi32(_mm256_and_si256(h, e), e))) {
+    alignas(32) uint32_t hs[8];
+    alignas(32) float out[8];
+    _mm256_store_si256(reinterpret_cast<__m256i*>(hs), h);
+    for (int i = 0; i < 8; ++i) out[i] = f16_to_f32(uint16_t(hs[i]));
+    return _mm256_load_ps(out);
+  }
+  return _mm256_cvtph_ps(
+      _mm_packus_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1)));
+}
+
+ERANK_AVX2 inline __m256i bits8(__m256i v, int shift, int mask) {
+  return _mm256_and_si256(_mm256_srli_epi32(v, shift), _mm256_set1_epi32(mask));
+}
+
+ERANK_AVX2 inline void zero_half(float* out, int64_t values) {
+  for (int64_t j = 0; j < values; ++j) _mm256_storeu_ps(out + j * 16, _mm256_setzero_ps());
+}
+
+template <int kBits, bool kMin>
+ERANK_AVX2 void legacy_columns_avx2(const uint8_t* src, size_t ld, int n, float* dst) {
+  constexpr size_t kQs = 2 + (kMin ? 2 : 0) + (kBits == 5 ? 4 : 0);
+  const __m256i off = _mm256_set1_epi32(kBits == 5 ? 16 : 8), one = _mm256_set1_epi32(1);
+  for (int half = 0; half < 2; ++half) {
+    const int nh = std::clamp(n - 8 * half, 0, 8);
+    const uint8_t* s = src + size_t(8 * half) * ld;
+    float* out = dst + 8 * half;
+    if (nh == 0) {
+      zero_half(out, 32);
+      continue;
+    }
+    const __m256i hdr = word4(s, ld, nh, 0);
+    const __m256 d = f16_lanes8(hdr, 0);
+    const __m256 m = kMin ? f16_lanes8(hdr, 16) : _mm256_setzero_ps();
+    const __m256i qh = kBits == 5 ? word4(s, ld, nh, kQs - 4) : _mm256_setzero_si256();
+    __m256i U[4];
+    words16(s, ld, nh, kQs, U);
+#pragma GCC unroll 4
+    for (int c = 0; c < 4; ++c)
+#pragma GCC unroll 4
+      for (int t = 0; t < 4; ++t)
+#pragma GCC unroll 2
+        for (int hi = 0; hi < 2; ++hi) {
+          const int j = 16 * hi + 4 * c + t;  // value j: byte 4 c + t, low or high nibble
+          __m256i q = bits8(U[c], 8 * t + 4 * hi, 0x0F);
+          if constexpr (kBits == 5)
+            q = _mm256_or_si256(
+                q, _mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(qh, j), one), 4));
+          if constexpr (!kMin) q = _mm256_sub_epi32(q, off);
+          __m256 y = _mm256_mul_ps(d, _mm256_cvtepi32_ps(q));
+          if constexpr (kMin) y = _mm256_add_ps(y, m);
+          _mm256_storeu_ps(out + j * 16, y);
+        }
+  }
+}
+
+ERANK_AVX2 void q8_0_columns_avx2(const uint8_t* src, size_t ld, int n, float* dst) {
+  for (int half = 0; half < 2; ++half) {
+    const int nh = std::clamp(n - 8 * half, 0, 8);
+    const uint8_t* s = src + size_t(8 * half) * ld;
+    float* out = dst + 8 * half;
+    if (nh == 0) {
+      zero_half(out, 32);
+      continue;
+    }
+    const __m256 d = f16_lanes8(word4(s, ld, nh, 0), 0);
+    for (int p = 0; p < 2; ++p) {
+      __m256i U[4];
+      words16(s, ld, nh, 2 + 16 * size_t(p), U);
+#pragma GCC unroll 4
+      for (int c = 0; c < 4; ++c)
+#pragma GCC unroll 4
+        for (int t = 0; t < 4; ++t) {
+          const __m256i q = _mm256_srai_epi32(_mm256_slli_epi32(U[c], 24 - 8 * t), 24);
+          _mm256_storeu_ps(out + (16 * p + 4 * c + t) * 16,
+                           _mm256_mul_ps(_mm256_cvtepi32_ps(q), d));
+        }
+    }
+  }
+}
+
+// Q4_K, laid out as in q4_k_columns; the 16 header bytes (d, dmin, 12 scale bytes) transposed
+// like the values.
+ERANK_AVX2 void q4_k_columns_avx2(const uint8_t* src, size_t ld, int n, float* dst) {
+  for (int half = 0; half < 2; ++half) {
+    const int nh = std::clamp(n - 8 * half, 0, 8);
+    const uint8_t* s = src + size_t(8 * half) * ld;
+    float* out = dst + 8 * half;
+    if (nh == 0) {
+      zero_half(out, 256);
+      continue;
+    }
+    __m256i H[4];
+    words16(s, ld, nh, 0, H);
+    const __m256 d = f16_lanes8(H[0], 0), dmin = f16_lanes8(H[0], 16);
+    __m256 dg[8], mg[8];
+    for (int j = 0; j < 4; ++j) {
+      const __m256i a = bits8(H[1], 8 * j, 0xFF), b = bits8(H[2], 8 * j, 0xFF),
+                    c = bits8(H[3], 8 * j, 0xFF);
+      const __m256i sc_lo = bits8(a, 0, 0x3F), mn_lo = bits8(b, 0, 0x3F);
+      const __m256i sc_hi = _mm256_or_si256(bits8(c, 0, 0x0F), bits8(a, 2, 0x30));
+      const __m256i mn_hi = _mm256_or_si256(_mm256_srli_epi32(c, 4), bits8(b, 2, 0x30));
+      dg[j] = _mm256_mul_ps(d, _mm256_cvtepi32_ps(sc_lo));
+      mg[j] = _mm256_mul_ps(dmin, _mm256_cvtepi32_ps(mn_lo));
+      dg[4 + j] = _mm256_mul_ps(d, _mm256_cvtepi32_ps(sc_hi));
+      mg[4 + j] = _mm256_mul_ps(dmin, _mm256_cvtepi32_ps(mn_hi));
+    }
+    for (int c = 0; c < 4; ++c)
+      for (int p = 0; p < 2; ++p) {
+        __m256i U[4];
+        words16(s, ld, nh, 16 + 32 * size_t(c) + 16 * size_t(p), U);
+#pragma GCC unroll 4
+        for (int u = 0; u < 4; ++u)
+#pragma GCC unroll 4
+          for (int t = 0; t < 4; ++t)
+#pragma GCC unroll 2
+            for (int h = 0; h < 2; ++h) {
+              const int grp = 2 * c + h, l = 16 * p + 4 * u + t;
+              const __m256 q = _mm256_cvtepi32_ps(bits8(U[u], 8 * t + 4 * h, 0x0F));
+              _mm256_storeu_ps(out + (grp * 32 + l) * 16,
+                               _mm256_sub_ps(_mm256_mul_ps(dg[grp], q), mg[grp]));
+            }
+      }
+  }
+}
+
+// Q6_K, laid out as in q6_k_columns.
+ERANK_AVX2 void q6_k_columns_avx2(const uint8_t* src, size_t ld, int n, float* dst) {
+  for (int half = 0; half < 2; ++half) {
+    const int nh = std::clamp(n - 8 * half, 0, 8);
+    const uint8_t* s = src + size_t(8 * half) * ld;
+    float* out = dst + 8 * half;
+    if (nh == 0) {
+      zero_half(out, 256);
+      continue;
+    }
+    const __m256 d = f16_lanes8(word4(s, ld, nh, 206), 16);  // the 4 bytes ending the block
+    alignas(32) float dg[16][8];
+    __m256i S[4];
+    words16(s, ld, nh, 192, S);
+    for (int i = 0; i < 4; ++i)
+      for (int b = 0; b < 4; ++b) {
+        const __m256i sc = _mm256_srai_epi32(_mm256_slli_epi32(S[i], 24 - 8 * b), 24);
+        _mm256_store_ps(dg[4 * i + b], _mm256_mul_ps(d, _mm256_cvtepi32_ps(sc)));
+      }
+    const __m256i off = _mm256_set1_epi32(32);
+    for (int c = 0; c < 2; ++c)
+      for (int p = 0; p < 2; ++p) {
+        __m256i QL[2][4], QH[4];
+        words16(s, ld, nh, 64 * size_t(c) + 16 * size_t(p), QL[0]);
+        words16(s, ld, nh, 64 * size_t(c) + 32 + 16 * size_t(p), QL[1]);
+        words16(s, ld, nh, 128 + 32 * size_t(c) + 16 * size_t(p), QH);
+        for (int u = 0; u < 4; ++u)
+#pragma GCC unroll 4
+          for (int t = 0; t < 4; ++t)
+#pragma GCC unroll 4
+            for (int j = 0; j < 4; ++j) {
+              const int l = 16 * p + 4 * u + t;
+              const __m256i lo = bits8(QL[j % 2][u], 8 * t + 4 * (j / 2), 0x0F);
+              const int sh = 8 * t + 2 * j - 4;  // bits 2 j, 2 j + 1 of qh byte t to bits 4, 5
+              const __m256i hs =
+                  sh >= 0 ? _mm256_srli_epi32(QH[u], sh) : _mm256_slli_epi32(QH[u], -sh);
+              const __m256i q = _mm256_sub_epi32(
+                  _mm256_or_si256(lo, _mm256_and_si256(hs, _mm256_set1_epi32(0x30))), off);
+              _mm256_storeu_ps(
+                  out + (128 * c + 32 * j + l) * 16,
+                  _mm256_mul_ps(_mm256_load_ps(dg[8 * c + 2 * j + l / 16]), _mm256_cvtepi32_ps(q)));
+            }
+      }
+  }
+}
+
+#undef ERANK_AVX2
+
 #pragma GCC diagnostic pop
 
 }  // namespace
 
 ColumnDequantizer column_dequantizer(GGMLType t) {
-  static const bool avx512 = __builtin_cpu_supports("avx512f") &&
-                             __builtin_cpu_supports("avx512bw") &&
-                             __builtin_cpu_supports("avx512dq");
-  if (!avx512) return nullptr;
-  switch (t) {
-    case GGMLType::Q4_0:
-      return legacy_columns<4, false>;
-    case GGMLType::Q4_1:
-      return legacy_columns<4, true>;
-    case GGMLType::Q5_0:
-      return legacy_columns<5, false>;
-    case GGMLType::Q5_1:
-      return legacy_columns<5, true>;
-    case GGMLType::Q8_0:
-      return q8_0_columns;
-    case GGMLType::Q4_K:
-      return q4_k_columns;
-    case GGMLType::Q6_K:
-      return q6_k_columns;
+  switch (simd_level()) {
+    case Simd::avx512:
+      switch (t) {
+        case GGMLType::Q4_0:
+          return legacy_columns<4, false>;
+        case GGMLType::Q4_1:
+          return legacy_columns<4, true>;
+        case GGMLType::Q5_0:
+          return legacy_columns<5, false>;
+        case GGMLType::Q5_1:
+          return legacy_columns<5, true>;
+        case GGMLType::Q8_0:
+          return q8_0_columns;
+        case GGMLType::Q4_K:
+          return q4_k_columns;
+        case GGMLType::Q6_K:
+          return q6_k_columns;
+        default:
+          return nullptr;
+      }
+    case Simd::avx2:
+      switch (t) {
+        case GGMLType::Q4_0:
+          return legacy_columns_avx2<4, false>;
+        case GGMLType::Q4_1:
+          return legacy_columns_avx2<4, true>;
+        case GGMLType::Q5_0:
+          return legacy_columns_avx2<5, false>;
+        case GGMLType::Q5_1:
+          return legacy_columns_avx2<5, true>;
+        case GGMLType::Q8_0:
+          return q8_0_columns_avx2;
+        case GGMLType::Q4_K:
+          return q4_k_columns_avx2;
+        case GGMLType::Q6_K:
+          return q6_k_columns_avx2;
+        default:
+          return nullptr;
+      }
     default:
       return nullptr;
   }

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <limits>
 
+#include "core/cpu.h"
 #include "core/error.h"
 
 namespace erank {
@@ -101,6 +102,75 @@ ERANK_AVX512 double row_sum_exp_avx512(const float* z, int64_t V, double mx) {
   return _mm512_reduce_add_pd(_mm512_add_pd(s0, s1));
 }
 
+#undef ERANK_AVX512
+#define ERANK_AVX2 __attribute__((target("avx2,fma")))
+
+// The same exp in 4 double lanes for CPUs without AVX-512: 2^n applied as two exact powers of
+// two, 2^max(n, -1022) then 2^(rest), so that a subnormal result is rounded once, as vscalefpd
+// rounds it.
+// 2^e for -1022 <= e <= 1023 (a function, not a lambda: clang compiles lambdas without their
+// enclosing function's target).
+ERANK_AVX2 inline __m256d pow2(__m128i e) {
+  return _mm256_castsi256_pd(
+      _mm256_slli_epi64(_mm256_add_epi64(_mm256_cvtepi32_epi64(e), _mm256_set1_epi64x(1023)), 52));
+}
+
+ERANK_AVX2 inline __m256d exp_nonpositive_avx2(__m256d x) {
+  x = _mm256_max_pd(_mm256_set1_pd(-746.0), x);
+  const __m256d n = _mm256_round_pd(_mm256_mul_pd(x, _mm256_set1_pd(1.4426950408889634)),
+                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m256d r = _mm256_fnmadd_pd(n, _mm256_set1_pd(6.93147180369123816490e-01), x);
+  r = _mm256_fnmadd_pd(n, _mm256_set1_pd(1.90821492927058770002e-10), r);
+  constexpr double kInvFact[] = {1.0 / 479001600,
+                                 1.0 / 39916800,
+                                 1.0 / 3628800,
+                                 1.0 / 362880,
+                                 1.0 / 40320,
+                                 1.0 / 5040,
+                                 1.0 / 720,
+                                 1.0 / 120,
+                                 1.0 / 24,
+                                 1.0 / 6,
+                                 0.5,
+                                 1.0,
+                                 1.0};
+  __m256d p = _mm256_set1_pd(kInvFact[0]);
+  for (int i = 1; i < 13; ++i) p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(kInvFact[i]));
+  const __m128i ni = _mm256_cvtpd_epi32(n);
+  const __m128i n1 = _mm_max_epi32(ni, _mm_set1_epi32(-1022)), n2 = _mm_sub_epi32(ni, n1);
+  return _mm256_mul_pd(_mm256_mul_pd(p, pow2(n1)), pow2(n2));
+}
+
+ERANK_AVX2 double row_max_avx2(const float* z, int64_t V) {
+  __m256 m = _mm256_set1_ps(-std::numeric_limits<float>::infinity());
+  int64_t v = 0;
+  for (; v + 8 <= V; v += 8) m = _mm256_max_ps(m, _mm256_loadu_ps(z + v));
+  alignas(32) float lanes[8];
+  _mm256_store_ps(lanes, m);
+  double mx = -std::numeric_limits<double>::infinity();
+  for (float l : lanes) mx = std::max(mx, static_cast<double>(l));
+  for (; v < V; ++v) mx = std::max(mx, static_cast<double>(z[v]));
+  return mx;
+}
+
+ERANK_AVX2 double row_sum_exp_avx2(const float* z, int64_t V, double mx) {
+  const __m256d m = _mm256_set1_pd(mx);
+  __m256d s0 = _mm256_setzero_pd(), s1 = _mm256_setzero_pd();
+  int64_t v = 0;
+  for (; v + 8 <= V; v += 8) {
+    s0 = _mm256_add_pd(
+        s0, exp_nonpositive_avx2(_mm256_sub_pd(_mm256_cvtps_pd(_mm_loadu_ps(z + v)), m)));
+    s1 = _mm256_add_pd(
+        s1, exp_nonpositive_avx2(_mm256_sub_pd(_mm256_cvtps_pd(_mm_loadu_ps(z + v + 4)), m)));
+  }
+  alignas(32) double lanes[4];
+  _mm256_store_pd(lanes, _mm256_add_pd(s0, s1));
+  double se = (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
+  for (; v < V; ++v) se += std::exp(static_cast<double>(z[v]) - mx);
+  return se;
+}
+
+#undef ERANK_AVX2
 #pragma GCC diagnostic pop
 
 }  // namespace
@@ -108,10 +178,14 @@ ERANK_AVX512 double row_sum_exp_avx512(const float* z, int64_t V, double mx) {
 double row_nll(const float* z, int64_t V, int32_t y, int64_t position) {
   if (y < 0 || y >= V)
     fail("loss: token id {} at position {} outside the vocabulary (V = {})", y, position + 1, V);
-  static const bool avx512 = __builtin_cpu_supports("avx512f");
-  const double mx = avx512 ? row_max_avx512(z, V) : row_max(z, V);
+  const Simd simd = simd_level();
+  const double mx = simd == Simd::avx512 ? row_max_avx512(z, V)
+                    : simd == Simd::avx2 ? row_max_avx2(z, V)
+                                         : row_max(z, V);
   if (!std::isfinite(mx)) fail("loss: non-finite logits at position {}", position);
-  const double se = avx512 ? row_sum_exp_avx512(z, V, mx) : row_sum_exp(z, V, mx);
+  const double se = simd == Simd::avx512 ? row_sum_exp_avx512(z, V, mx)
+                    : simd == Simd::avx2 ? row_sum_exp_avx2(z, V, mx)
+                                         : row_sum_exp(z, V, mx);
   if (!std::isfinite(se)) fail("loss: non-finite logits at position {}", position);
   // -log softmax(z)[y] = log sum exp(z - max) - (z[y] - max)
   return std::log(se) - (static_cast<double>(z[y]) - mx);

@@ -1,0 +1,43 @@
+#include "core/cpu.h"
+
+#include <cstdlib>
+#include <string_view>
+
+namespace erank {
+
+namespace {
+
+Simd detect() {
+  Simd s = Simd::none;
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+      __builtin_cpu_supports("f16c"))
+    s = Simd::avx2;
+  if (s == Simd::avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+      __builtin_cpu_supports("avx512dq"))
+    s = Simd::avx512;
+  const char* e = std::getenv("ERANK_SIMD");
+  const std::string_view cap = e ? e : "";
+  if (cap == "none") return Simd::none;
+  if (cap == "avx2" && s == Simd::avx512) return Simd::avx2;
+  return s;
+}
+
+}  // namespace
+
+Simd simd_level() {
+  static const Simd s = detect();
+  return s;
+}
+
+const char* simd_name(Simd s) {
+  switch (s) {
+    case Simd::avx512:
+      return "avx512";
+    case Simd::avx2:
+      return "avx2";
+    default:
+      return "none";
+  }
+}
+
+}  // namespace erank
