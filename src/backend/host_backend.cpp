@@ -330,6 +330,12 @@ class HostBackend final : public Backend {
         for (int64_t i = 0; i < n; ++i) a[i] = a[i] > 0 ? a[i] : T(0);
         break;
       case Activation::gelu_tanh: {
+        if constexpr (kFast) {
+          constexpr int64_t kChunk = 4096;
+#pragma omp parallel for num_threads(nthreads()) if (n > kParallelMin)
+          for (int64_t i = 0; i < n; i += kChunk) vec_gelu_tanh(a + i, std::min(kChunk, n - i));
+          break;
+        }
         const T k = static_cast<T>(std::sqrt(2.0 / M_PI));
 #pragma omp parallel for num_threads(nthreads()) if (kFast && n > kParallelMin)
         for (int64_t i = 0; i < n; ++i) {

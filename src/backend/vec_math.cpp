@@ -12,6 +12,20 @@ void vec_silu(float* __restrict x, int64_t n) {
   for (int i = 0; i < m; ++i) x[i] = x[i] / (1.0f + std::exp(-x[i]));
 }
 
+// 0.5 v (1 + tanh(u)) is v sigmoid(2 u): written so, it needs only exp, and does not cancel where
+// tanh(u) is close to -1. The exp's argument is never positive: under -ffast-math an infinite
+// exp turned the quotient into NaN.
+void vec_gelu_tanh(float* __restrict x, int64_t n) {
+  const int m = static_cast<int>(n);
+  const float k = 0.7978845608028654f;  // sqrt(2 / pi)
+  for (int i = 0; i < m; ++i) {
+    const float v = x[i];
+    const float u = k * (v + 0.044715f * v * v * v);
+    const float s = std::exp(-2.0f * std::fabs(u));  // sigmoid(2u) = 1 / (1 + s) or s / (1 + s)
+    x[i] = v * ((u >= 0.0f ? 1.0f : s) / (1.0f + s));
+  }
+}
+
 void vec_rms_norm(const float* __restrict x, const float* __restrict w, int64_t n, double eps,
                   bool one_plus, float* __restrict y) {
   const int m = static_cast<int>(n);

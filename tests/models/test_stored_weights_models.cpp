@@ -105,8 +105,11 @@ TEST_P(StoredVsF32, HiddenStatesLogitsAndLossAgree) {
       }
       worst_h = std::max(worst_h, d);
     }
+    // Past 64 rows the f32 head (a big weight) goes to OpenBLAS, whose sums run in another
+    // order; its AVX2 kernel differs from erank's by up to 1.08e-6 of the largest logit on
+    // SmolLM2 (two f32 sums of 576 terms). The 1e-6 is for hidden states and the loss.
     const double dl = rel_diff(a.logits[0].v, b.logits[0].v);
-    EXPECT_LE(dl, 1e-6) << GetParam() << " logits of " << ids.size() << " tokens";
+    EXPECT_LE(dl, 2e-6) << GetParam() << " logits of " << ids.size() << " tokens";
     if (same_kernel) {
       EXPECT_EQ(dl, 0.0) << "logits not bitwise";
     }
