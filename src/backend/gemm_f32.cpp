@@ -115,45 +115,55 @@ void pack_panel_portable(const GemmF32& g, int64_t p, float* dst) {
   }
 }
 
-// CPUs without AVX-512 (AVX2 + FMA): the same micro-tile contract with 8-wide registers, three
-// rows of 32 columns (12 accumulators of 16). Each lane is the same chain of FMAs over k as in
-// the AVX-512 kernel, then the old C added, so the two kernels give the same bits, and a row's
-// sums never depend on the other rows in the product (the OpenBLAS fallback's do).
-constexpr int64_t kMr2 = 3;
+// CPUs without AVX-512 (AVX2 + FMA): 16 registers, so a 32-column panel is done as two halves of
+// 16 columns, each for up to 6 rows (12 accumulators, 2 B vectors and a broadcast: 15
+// registers; 3 rows x 32 columns spilled). A half's [kc][16] slice of the panel also stays in
+// a 32 KB L1 where the whole [kc][32] block does not. Each lane is the same chain of FMAs over k
+// as in the AVX-512 kernel, then the old C added, so the two kernels give the same bits.
+constexpr int64_t kMr2 = 6;
 template <int MR>
 __attribute__((target("avx2,fma"))) void micro_kernel_avx2(int64_t kc, const float* a, int64_t lda,
                                                            const float* bp, float* c, int64_t ldc,
                                                            int64_t cn, bool acc) {
-  __m256 v[MR][4];
-  for (int r = 0; r < MR; ++r)
-    for (int j = 0; j < 4; ++j) v[r][j] = _mm256_setzero_ps();
+  __m256 v[MR][2];
+#pragma GCC unroll 6
+  for (int r = 0; r < MR; ++r) v[r][0] = v[r][1] = _mm256_setzero_ps();
   for (int64_t k = 0; k < kc; ++k) {
     const __m256 b0 = _mm256_loadu_ps(bp), b1 = _mm256_loadu_ps(bp + 8);
-    const __m256 b2 = _mm256_loadu_ps(bp + 16), b3 = _mm256_loadu_ps(bp + 24);
+#pragma GCC unroll 6
     for (int r = 0; r < MR; ++r) {
-      const __m256 av = _mm256_set1_ps(a[r * lda + k]);
+      const __m256 av = _mm256_broadcast_ss(a + r * lda + k);
       v[r][0] = _mm256_fmadd_ps(av, b0, v[r][0]);
       v[r][1] = _mm256_fmadd_ps(av, b1, v[r][1]);
-      v[r][2] = _mm256_fmadd_ps(av, b2, v[r][2]);
-      v[r][3] = _mm256_fmadd_ps(av, b3, v[r][3]);
     }
     bp += kNr;
   }
+#pragma GCC unroll 6
   for (int r = 0; r < MR; ++r) {
     float* cr = c + r * ldc;
-    if (cn == kNr) {
-      for (int j = 0; j < 4; ++j) {
+    if (cn >= 16) {
+      for (int j = 0; j < 2; ++j) {
         __m256 x = v[r][j];
         if (acc) x = _mm256_add_ps(x, _mm256_loadu_ps(cr + 8 * j));
         _mm256_storeu_ps(cr + 8 * j, x);
       }
     } else {
-      alignas(32) float tmp[kNr];
-      for (int j = 0; j < 4; ++j) _mm256_store_ps(tmp + 8 * j, v[r][j]);
+      alignas(32) float tmp[16];
+      _mm256_store_ps(tmp, v[r][0]);
+      _mm256_store_ps(tmp + 8, v[r][1]);
       for (int64_t j = 0; j < cn; ++j) cr[j] = acc ? tmp[j] + cr[j] : tmp[j];
     }
   }
 }
+
+using KernelAvx2 = void (*)(int64_t, const float*, int64_t, const float*, float*, int64_t, int64_t,
+                            bool);
+template <int... R>
+constexpr std::array<KernelAvx2, sizeof...(R) + 1> kernel_table_avx2(
+    std::integer_sequence<int, R...>) {
+  return {nullptr, &micro_kernel_avx2<R + 1>...};
+}
+constexpr auto kKernelsAvx2 = kernel_table_avx2(std::make_integer_sequence<int, kMr2>{});
 
 bool has_avx512();
 const float* pack_stored(const GemmF32& g, int64_t p, int64_t k0, int64_t kc, float* dst);
@@ -168,21 +178,11 @@ void run_task_avx2(const GemmF32& g, const float* bp, int64_t r0, int64_t r1, in
       const int64_t cn = std::min(kNr, g.N - p * kNr);
       const float* b = g.codec ? pack_stored(g, p, k0, kc, stored_scratch(kc_step))
                                : bp + p * kNr * g.K + k0 * kNr;
-      for (int64_t r = r0; r < r1; r += kMr2) {
-        const float* a = g.A + r * g.lda + k0;
-        float* c = g.C + r * g.ldc + p * kNr;
-        switch (std::min(kMr2, r1 - r)) {
-          case 3:
-            micro_kernel_avx2<3>(kc, a, g.lda, b, c, g.ldc, cn, acc);
-            break;
-          case 2:
-            micro_kernel_avx2<2>(kc, a, g.lda, b, c, g.ldc, cn, acc);
-            break;
-          default:
-            micro_kernel_avx2<1>(kc, a, g.lda, b, c, g.ldc, cn, acc);
-            break;
-        }
-      }
+      for (int64_t h = 0; h < 2 && 16 * h < cn; ++h)
+        for (int64_t r = r0; r < r1; r += kMr2)
+          kKernelsAvx2[size_t(std::min(kMr2, r1 - r))](kc, g.A + r * g.lda + k0, g.lda, b + 16 * h,
+                                                       g.C + r * g.ldc + p * kNr + 16 * h, g.ldc,
+                                                       std::min<int64_t>(16, cn - 16 * h), acc);
     }
   }
 }
