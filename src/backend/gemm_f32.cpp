@@ -169,24 +169,6 @@ bool has_avx512();
 const float* pack_stored(const GemmF32& g, int64_t p, int64_t k0, int64_t kc, float* dst);
 float* stored_scratch(int64_t kc_step);
 
-void run_task_avx2(const GemmF32& g, const float* bp, int64_t r0, int64_t r1, int64_t p0,
-                   int64_t p1, int64_t kc_step) {
-  for (int64_t k0 = 0; k0 < g.K; k0 += kc_step) {
-    const int64_t kc = std::min(kc_step, g.K - k0);
-    const bool acc = g.accumulate || k0 > 0;
-    for (int64_t p = p0; p < p1; ++p) {
-      const int64_t cn = std::min(kNr, g.N - p * kNr);
-      const float* b = g.codec ? pack_stored(g, p, k0, kc, stored_scratch(kc_step))
-                               : bp + p * kNr * g.K + k0 * kNr;
-      for (int64_t h = 0; h < 2 && 16 * h < cn; ++h)
-        for (int64_t r = r0; r < r1; r += kMr2)
-          kKernelsAvx2[size_t(std::min(kMr2, r1 - r))](kc, g.A + r * g.lda + k0, g.lda, b + 16 * h,
-                                                       g.C + r * g.ldc + p * kNr + 16 * h, g.ldc,
-                                                       std::min<int64_t>(16, cn - 16 * h), acc);
-    }
-  }
-}
-
 bool has_avx512() {
   return simd_level() == Simd::avx512;
 }
@@ -323,11 +305,35 @@ float* stored_scratch(int64_t kc_step) {
   return s.data();
 }
 
+// Calls block(p, k0, b) for each panel p in [p0, p1) and k block k0, b its packed [kc][32] block.
+template <class Block>
+void for_each_panel_block(const GemmF32& g, const float* bp, int64_t p0, int64_t p1,
+                          int64_t kc_step, Block&& block) {
+  if (g.codec) {
+    // Stored B: panel by panel, so each of its rows is read from memory front to back (the
+    // order of the k blocks of an element, hence its sum, is the same). Where k blocks would
+    // cut the codec's blocks (K = 2048 in k blocks of 342, over 256-value blocks), those blocks
+    // would be expanded twice: the whole panel is expanded once instead.
+    const bool whole = kc_step < g.K && kc_step % g.codec->block != 0;
+    float* scratch = stored_scratch(whole ? g.K : kc_step);
+    for (int64_t p = p0; p < p1; ++p) {
+      if (whole) pack_stored(g, p, 0, g.K, scratch);
+      for (int64_t k0 = 0; k0 < g.K; k0 += kc_step)
+        block(p, k0,
+              whole ? scratch + k0 * kNr
+                    : pack_stored(g, p, k0, std::min(kc_step, g.K - k0), scratch));
+    }
+    return;
+  }
+  for (int64_t k0 = 0; k0 < g.K; k0 += kc_step)
+    for (int64_t p = p0; p < p1; ++p) block(p, k0, bp + p * kNr * g.K + k0 * kNr);
+}
+
 // One task: rows [r0, r1) x panels [p0, p1) of C.
 void run_task(const GemmF32& g, const float* bp, int64_t r0, int64_t r1, int64_t p0, int64_t p1,
               int64_t kc_step) {
   const int64_t full_end = r0 + (r1 - r0) / kMr * kMr, tail_rows = r1 - full_end;
-  auto block = [&](int64_t p, int64_t k0, const float* b) {
+  for_each_panel_block(g, bp, p0, p1, kc_step, [&](int64_t p, int64_t k0, const float* b) {
     const int64_t kc = std::min(kc_step, g.K - k0), cn = g.N - p * kNr;
     const bool acc = g.accumulate || k0 > 0;
     const __mmask16 m0 = lane_mask(cn), m1 = lane_mask(cn - 16);
@@ -337,18 +343,21 @@ void run_task(const GemmF32& g, const float* bp, int64_t r0, int64_t r1, int64_t
     if (tail_rows > 0)
       kKernels[size_t(tail_rows)](kc, g.A + full_end * g.lda + k0, g.lda, b,
                                   g.C + full_end * g.ldc + p * kNr, g.ldc, m0, m1, acc);
-  };
-  if (g.codec) {
-    // Stored B: panel by panel, so each of its rows is read from memory front to back (the
-    // order of the k blocks of an element, hence its sum, is the same).
-    float* scratch = stored_scratch(kc_step);
-    for (int64_t p = p0; p < p1; ++p)
-      for (int64_t k0 = 0; k0 < g.K; k0 += kc_step)
-        block(p, k0, pack_stored(g, p, k0, std::min(kc_step, g.K - k0), scratch));
-    return;
-  }
-  for (int64_t k0 = 0; k0 < g.K; k0 += kc_step)
-    for (int64_t p = p0; p < p1; ++p) block(p, k0, bp + p * kNr * g.K + k0 * kNr);
+  });
+}
+
+// The same with the AVX2 kernel: each half of a panel's block, for all the task's rows.
+void run_task_avx2(const GemmF32& g, const float* bp, int64_t r0, int64_t r1, int64_t p0,
+                   int64_t p1, int64_t kc_step) {
+  for_each_panel_block(g, bp, p0, p1, kc_step, [&](int64_t p, int64_t k0, const float* b) {
+    const int64_t kc = std::min(kc_step, g.K - k0), cn = std::min(kNr, g.N - p * kNr);
+    const bool acc = g.accumulate || k0 > 0;
+    for (int64_t h = 0; h < 2 && 16 * h < cn; ++h)
+      for (int64_t r = r0; r < r1; r += kMr2)
+        kKernelsAvx2[size_t(std::min(kMr2, r1 - r))](kc, g.A + r * g.lda + k0, g.lda, b + 16 * h,
+                                                     g.C + r * g.ldc + p * kNr + 16 * h, g.ldc,
+                                                     std::min<int64_t>(16, cn - 16 * h), acc);
+  });
 }
 
 }  // namespace
