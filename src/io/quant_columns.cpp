@@ -223,10 +223,16 @@ ERANK_AVX512 void q6_k_columns(const uint8_t* src, size_t ld, int n, float* dst)
 // The 16 bytes at src + r * ld + off for rows r < n (zeros for the others), as 4 x 8 words.
 ERANK_AVX2 inline void words16(const uint8_t* src, size_t ld, int n, size_t off, __m256i U[4]) {
   __m128i x[8];
+  if (n == 8) {  // the common case, without a branch per row
 #pragma GCC unroll 8
-  for (int r = 0; r < 8; ++r)
-    x[r] = r < n ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + size_t(r) * ld + off))
-                 : _mm_setzero_si128();
+    for (int r = 0; r < 8; ++r)
+      x[r] = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + size_t(r) * ld + off));
+  } else {
+#pragma GCC unroll 8
+    for (int r = 0; r < 8; ++r)
+      x[r] = r < n ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + size_t(r) * ld + off))
+                   : _mm_setzero_si128();
+  }
   __m256i y[4];  // y[i]: row i in the low 128 bits, row i + 4 in the high
 #pragma GCC unroll 4
   for (int i = 0; i < 4; ++i)
@@ -239,11 +245,24 @@ ERANK_AVX2 inline void words16(const uint8_t* src, size_t ld, int n, size_t off,
   U[3] = _mm256_unpackhi_epi64(t1, t3);
 }
 
-// The 4 bytes at src + r * ld + off in lane r (0 past n).
+ERANK_AVX2 inline int load32(const uint8_t* p) {
+  int v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+
+// The 4 bytes at src + r * ld + off in lane r (0 past n), inserted lane by lane: 8 scalar
+// stores read back as one vector stall on store forwarding.
 ERANK_AVX2 inline __m256i word4(const uint8_t* src, size_t ld, int n, size_t off) {
-  alignas(32) uint32_t w[8] = {};
-  for (int r = 0; r < n; ++r) std::memcpy(&w[r], src + size_t(r) * ld + off, 4);
-  return _mm256_load_si256(reinterpret_cast<const __m256i*>(w));
+  if (n == 8) {
+    const uint8_t* p = src + off;
+    return _mm256_setr_epi32(load32(p), load32(p + ld), load32(p + 2 * ld), load32(p + 3 * ld),
+                             load32(p + 4 * ld), load32(p + 5 * ld), load32(p + 6 * ld),
+                             load32(p + 7 * ld));
+  }
+  int w[8] = {};
+  for (int r = 0; r < n; ++r) w[r] = load32(src + size_t(r) * ld + off);
+  return _mm256_setr_epi32(w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]);
 }
 
 // The f16 in bits [shift, shift + 16) of each lane as f32 (infinities and NaNs the scalar way).
