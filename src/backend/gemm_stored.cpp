@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdint>
 #include <utility>
 #include <vector>
 
@@ -208,6 +209,31 @@ constexpr auto kGroups = group_table(std::make_integer_sequence<int, gemm_stored
 constexpr auto kGroupsAvx2 =
     group_table_avx2(std::make_integer_sequence<int, gemm_stored_rows_max>{});
 
+// One row (decoding a single sequence): 4, 2 or 1 groups of 16 columns per task, whichever
+// leaves the slowest thread the fewest columns. SmolLM2's 576 columns in tasks of 4 groups make
+// 9 tasks, so one of 2 threads waited a ninth of the time; its 192 made 3.
+int balanced_groups(int64_t N, int threads, int most) {
+  int best = most;
+  int64_t best_cols = INT64_MAX;
+  for (int kg = most; kg >= 1; kg /= 2) {
+    const int64_t tasks = (N + 16 * kg - 1) / (16 * kg);
+    const int64_t cols = (tasks + threads - 1) / threads * 16 * kg;  // the slowest thread's
+    if (cols < best_cols) {
+      best_cols = cols;
+      best = kg;
+    }
+  }
+  return best;
+}
+
+Task one_row_task(bool wide, int kg) {
+  if (wide)
+    return kg == 4 ? &columns_task<1, 4> : kg == 2 ? &columns_task<1, 2> : &columns_task<1, 1>;
+  return kg == 4   ? &columns_task_avx2<1, 4>
+         : kg == 2 ? &columns_task_avx2<1, 2>
+                   : &columns_task_avx2<1, 1>;
+}
+
 }  // namespace
 
 bool gemm_stored_rows_fits(const GemmF32& g) {
@@ -227,8 +253,13 @@ void gemm_stored_rows(const GemmF32& g, int threads) {
               g.ldbq);
   const int mr = int(g.M);
   const bool wide = simd_level() == Simd::avx512;
-  const Task task = wide ? kTasks[size_t(mr)] : kTasksAvx2[size_t(mr)];
-  const int64_t cols = 16 * (wide ? kGroups : kGroupsAvx2)[size_t(mr)];
+  Task task = wide ? kTasks[size_t(mr)] : kTasksAvx2[size_t(mr)];
+  int kg = (wide ? kGroups : kGroupsAvx2)[size_t(mr)];
+  if (mr == 1) {
+    kg = balanced_groups(g.N, std::max(threads, 1), kg);
+    task = one_row_task(wide, kg);
+  }
+  const int64_t cols = 16 * kg;
   const int64_t ntasks = (g.N + cols - 1) / cols;
 #pragma omp parallel num_threads(threads) if (threads > 1)
   {

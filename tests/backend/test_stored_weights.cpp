@@ -117,7 +117,7 @@ INSTANTIATE_TEST_SUITE_P(Shapes, StoredGemm,
                                            Shape{15, 64, 1280}, Shape{100, 40, 256},
                                            Shape{29, 96, 768}, Shape{1, 130, 4096},
                                            Shape{2, 17, 256}, Shape{5, 100, 768},
-                                           Shape{8, 37, 1280}));
+                                           Shape{8, 37, 1280}, Shape{1, 192, 768}));
 
 // Each column dequantizer against the row expansion, transposed: n rows of 1 to 16 held in a
 // buffer of exactly n rows (nothing read past them), every block of a row, and scales that are
