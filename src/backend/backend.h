@@ -67,9 +67,10 @@ struct WeightCodec {
   int64_t block = 1;
   size_t block_bytes = 4;
   void (*dequantize)(const uint8_t* src, float* dst, int64_t n) = nullptr;
-  // One block of 16 rows (row r at src + r * ld) into dst[j * 16 + r]: the same values with the
-  // rows in the vector lanes, for few-row products. Null: rows expanded, then transposed.
-  void (*dequantize_columns)(const uint8_t* src, size_t ld, int n, float* dst) = nullptr;
+  // One block of 16 rows (row r at src + r * ld) into dst[j * ldd + r]: the same values with the
+  // rows in the vector lanes, for few-row products and panels. Null: rows expanded, transposed.
+  void (*dequantize_columns)(const uint8_t* src, size_t ld, int n, float* dst,
+                             int64_t ldd) = nullptr;
 };
 
 // A weight tensor, PyTorch shape order (e.g. [out, in]). Its values are f32, either owned

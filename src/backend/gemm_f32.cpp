@@ -258,6 +258,23 @@ const float* pack_stored(const GemmF32& g, int64_t p, int64_t k0, int64_t kc, fl
         _mm_prefetch(reinterpret_cast<const char*>(g.Bq + size_t(nc0 + c) * g.ldbq + off),
                      _MM_HINT_T0);
   }
+  if (g.codec->dequantize_columns && k0 % blk == 0 && kc % blk == 0 &&
+      g.ldbq * 16 < (size_t(1) << 31)) {
+    // Whole blocks: the column dequantizer writes each straight into the panel (rows 0-15 into
+    // columns 0-15, rows 16-31 into 16-31), with no row buffer and no transpose of floats.
+    for (int64_t h = 0; h < 2; ++h) {
+      const int64_t rows = std::clamp<int64_t>(cn - 16 * h, 0, 16);
+      if (rows == 0) {  // columns past N
+        for (int64_t k = 0; k < kc; ++k) std::fill_n(dst + k * kNr + 16 * h, 16, 0.0f);
+        continue;
+      }
+      for (int64_t b = 0; b < kc / blk; ++b)
+        g.codec->dequantize_columns(
+            base + size_t(16 * h) * g.ldbq + size_t(b) * g.codec->block_bytes, g.ldbq, int(rows),
+            dst + b * blk * kNr + 16 * h, kNr);
+    }
+    return dst;
+  }
   const Simd simd = simd_level();
   if (simd == Simd::none) {
     thread_local std::vector<float> rows;

@@ -55,7 +55,7 @@ ERANK_AVX512 void columns_task(const GemmF32& g, int64_t n0, int64_t kc_step, fl
     for (int q = 0; q < ng; ++q) {
       const int64_t r0 = n0 + 16 * q;
       cd.dequantize_columns(Bq + size_t(r0) * ldbq + size_t(b) * bb, ldbq,
-                            int(std::min<int64_t>(16, N - r0)), T + q * blk * 16);
+                            int(std::min<int64_t>(16, N - r0)), T + q * blk * 16, 16);
     }
     // The next block's bytes of these rows, as 16 * kG strided streams are more than the
     // hardware prefetchers follow.
@@ -129,7 +129,7 @@ ERANK_AVX2 void columns_task_avx2(const GemmF32& g, int64_t n0, int64_t kc_step,
     for (int q = 0; q < ng; ++q) {
       const int64_t r0 = n0 + 16 * q;
       cd.dequantize_columns(Bq + size_t(r0) * ldbq + size_t(b) * bb, ldbq,
-                            int(std::min<int64_t>(16, N - r0)), T + q * blk * 16);
+                            int(std::min<int64_t>(16, N - r0)), T + q * blk * 16, 16);
     }
     if (b + 1 < nblocks)
       for (int64_t r = n0; r < std::min(N, n0 + 16 * kG); ++r)

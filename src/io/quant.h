@@ -46,12 +46,13 @@ void dequantize(GGMLType t, const uint8_t* src, float* dst, int64_t n);
 using RowDequantizer = void (*)(const uint8_t* src, float* dst, int64_t n);
 RowDequantizer row_dequantizer(GGMLType t);
 
-// One block of 16 consecutive rows, transposed: dst[j * 16 + r] = value j of row r's block, where
-// row r's block starts at src + r * ld, the same bits as the row dequantizer. Rows r >= n are not
-// read (their lanes hold zeros or -0). For products of few rows (decoding), whose vector lanes
-// are the weight's rows. ld * 16 must fit in 31 bits. Null for types without one, or without
+// One block of 16 consecutive rows, transposed: dst[j * ldd + r] = value j of row r's block
+// (ldd >= 16; 16 packs them, 32 writes half of a gemm panel), where row r's block starts at
+// src + r * ld, the same bits as the row dequantizer. Rows r >= n are not read (their lanes hold
+// zeros or -0). For products of few rows (decoding), whose vector lanes are the weight's rows,
+// and for packing panels. ld * 16 must fit in 31 bits. Null for types without one, or without
 // AVX2 (the caller then expands rows and transposes them).
-using ColumnDequantizer = void (*)(const uint8_t* src, size_t ld, int n, float* dst);
+using ColumnDequantizer = void (*)(const uint8_t* src, size_t ld, int n, float* dst, int64_t ldd);
 ColumnDequantizer column_dequantizer(GGMLType t);
 
 }  // namespace erank

@@ -72,19 +72,20 @@ ERANK_AVX512 inline __m512 table_from(float base) {
 // in either order), times d, plus m for the types with a min. (A function, not a lambda: clang
 // compiles lambdas without their enclosing function's target.)
 template <int kBits, bool kMin>
-ERANK_AVX512 inline void legacy_put(int j, __m512 q, __m512 d, __m512 m, __m512i qh, float* dst) {
+ERANK_AVX512 inline void legacy_put(int j, __m512 q, __m512 d, __m512 m, __m512i qh, float* dst,
+                                    int64_t ldd) {
   if constexpr (kBits == 5)
     q = _mm512_mask_add_ps(q, _mm512_test_epi32_mask(qh, _mm512_set1_epi32(int(1u << j))), q,
                            _mm512_set1_ps(16.0f));
   __m512 y = _mm512_mul_ps(d, q);
   if constexpr (kMin) y = _mm512_add_ps(y, m);
-  _mm512_storeu_ps(dst + j * 16, y);
+  _mm512_storeu_ps(dst + j * ldd, y);
 }
 
 // Legacy blocks (32 values): element j in the low nibble of qs[j], j + 16 in its high nibble, bit
 // j of qh (5-bit) as bit 4. Q4_0/Q5_0: d * float(q - offset); Q4_1/Q5_1: d * float(q) + m.
 template <int kBits, bool kMin>
-ERANK_AVX512 void legacy_columns(const uint8_t* src, size_t ld, int n, float* dst) {
+ERANK_AVX512 void legacy_columns(const uint8_t* src, size_t ld, int n, float* dst, int64_t ldd) {
   constexpr size_t kQs = 2 + (kMin ? 2 : 0) + (kBits == 5 ? 4 : 0);
   const Rows g = rows_of(src, ld, n);
   const __m512i hdr = gather4(g, 0);
@@ -101,13 +102,14 @@ ERANK_AVX512 void legacy_columns(const uint8_t* src, size_t ld, int n, float* ds
     const __m512i w = ws[c];
 #pragma GCC unroll 4
     for (int t = 0; t < 4; ++t) {
-      legacy_put<kBits, kMin>(4 * c + t, nibble(w, unsigned(8 * t), table), d, m, qh, dst);
-      legacy_put<kBits, kMin>(16 + 4 * c + t, nibble(w, unsigned(8 * t + 4), table), d, m, qh, dst);
+      legacy_put<kBits, kMin>(4 * c + t, nibble(w, unsigned(8 * t), table), d, m, qh, dst, ldd);
+      legacy_put<kBits, kMin>(16 + 4 * c + t, nibble(w, unsigned(8 * t + 4), table), d, m, qh, dst,
+                              ldd);
     }
   }
 }
 
-ERANK_AVX512 void q8_0_columns(const uint8_t* src, size_t ld, int n, float* dst) {
+ERANK_AVX512 void q8_0_columns(const uint8_t* src, size_t ld, int n, float* dst, int64_t ldd) {
   const Rows g = rows_of(src, ld, n);
   const __m512 d = f16_lanes(gather4(g, 0), 0);
   __m512i ws[8];
@@ -119,7 +121,7 @@ ERANK_AVX512 void q8_0_columns(const uint8_t* src, size_t ld, int n, float* dst)
 #pragma GCC unroll 4
     for (int t = 0; t < 4; ++t) {
       const __m512i q = _mm512_srai_epi32(_mm512_slli_epi32(w, unsigned(24 - 8 * t)), 24);
-      _mm512_storeu_ps(dst + (4 * c + t) * 16, _mm512_mul_ps(_mm512_cvtepi32_ps(q), d));
+      _mm512_storeu_ps(dst + (4 * c + t) * ldd, _mm512_mul_ps(_mm512_cvtepi32_ps(q), d));
     }
   }
 }
@@ -132,7 +134,7 @@ ERANK_AVX512 inline __m512i byte_of(__m512i v, int b) {
 // Q4_K (256 values): d dmin scales[12] qs[128]; group g of 32 values has scale d * sc[g] and min
 // dmin * mn[g] (6-bit pairs packed as quant.cpp's k_scale_min reads them); value l of group g is
 // the nibble (qs[32 (g / 2) + l] >> 4 (g % 2)) & 15, and y = (dg * q) - mg.
-ERANK_AVX512 void q4_k_columns(const uint8_t* src, size_t ld, int n, float* dst) {
+ERANK_AVX512 void q4_k_columns(const uint8_t* src, size_t ld, int n, float* dst, int64_t ldd) {
   const Rows g = rows_of(src, ld, n);
   const __m512i hdr = gather4(g, 0);
   const __m512 d = f16_lanes(hdr, 0), dmin = f16_lanes(hdr, 16);
@@ -164,7 +166,7 @@ ERANK_AVX512 void q4_k_columns(const uint8_t* src, size_t ld, int n, float* dst)
         for (int h = 0; h < 2; ++h) {
           const int grp = 2 * c + h;
           const __m512 q = nibble(w, unsigned(8 * t + 4 * h), table);
-          _mm512_storeu_ps(dst + (grp * 32 + l) * 16,
+          _mm512_storeu_ps(dst + (grp * 32 + l) * ldd,
                            _mm512_sub_ps(_mm512_mul_ps(dg[grp], q), mg[grp]));
         }
       }
@@ -174,7 +176,7 @@ ERANK_AVX512 void q4_k_columns(const uint8_t* src, size_t ld, int n, float* dst)
 // Q6_K (256 values): ql[128] qh[64] scales[16] (int8) d. Element 128 c + 32 j + l: low 4 bits from
 // ql[64 c + 32 (j % 2) + l] at shift 4 (j / 2), high 2 bits from qh[32 c + l] at shift 2 j, scale
 // group 8 c + 2 j + l / 16; y = (d * sc) * float(q - 32).
-ERANK_AVX512 void q6_k_columns(const uint8_t* src, size_t ld, int n, float* dst) {
+ERANK_AVX512 void q6_k_columns(const uint8_t* src, size_t ld, int n, float* dst, int64_t ldd) {
   const Rows g = rows_of(src, ld, n);
   const __m512 d = f16_lanes(gather4(g, 206), 16);  // the 4 bytes ending at the block's end
   __m512 dg[16];
@@ -206,7 +208,7 @@ ERANK_AVX512 void q6_k_columns(const uint8_t* src, size_t ld, int n, float* dst)
             const __m512i hs =
                 s >= 0 ? _mm512_srli_epi32(qh, unsigned(s)) : _mm512_slli_epi32(qh, unsigned(-s));
             const __m512i q = _mm512_sub_epi32(_mm512_or_si512(lo, _mm512_and_si512(hs, m30)), off);
-            _mm512_storeu_ps(dst + (128 * c + 32 * j + l) * 16,
+            _mm512_storeu_ps(dst + (128 * c + 32 * j + l) * ldd,
                              _mm512_mul_ps(dg[8 * c + 2 * j + l / 16], _mm512_cvtepi32_ps(q)));
           }
         }
@@ -284,12 +286,12 @@ ERANK_AVX2 inline __m256i bits8(__m256i v, int shift, int mask) {
   return _mm256_and_si256(_mm256_srli_epi32(v, shift), _mm256_set1_epi32(mask));
 }
 
-ERANK_AVX2 inline void zero_half(float* out, int64_t values) {
-  for (int64_t j = 0; j < values; ++j) _mm256_storeu_ps(out + j * 16, _mm256_setzero_ps());
+ERANK_AVX2 inline void zero_half(float* out, int64_t values, int64_t ldd) {
+  for (int64_t j = 0; j < values; ++j) _mm256_storeu_ps(out + j * ldd, _mm256_setzero_ps());
 }
 
 template <int kBits, bool kMin>
-ERANK_AVX2 void legacy_columns_avx2(const uint8_t* src, size_t ld, int n, float* dst) {
+ERANK_AVX2 void legacy_columns_avx2(const uint8_t* src, size_t ld, int n, float* dst, int64_t ldd) {
   constexpr size_t kQs = 2 + (kMin ? 2 : 0) + (kBits == 5 ? 4 : 0);
   const __m256i off = _mm256_set1_epi32(kBits == 5 ? 16 : 8), one = _mm256_set1_epi32(1);
   for (int half = 0; half < 2; ++half) {
@@ -297,7 +299,7 @@ ERANK_AVX2 void legacy_columns_avx2(const uint8_t* src, size_t ld, int n, float*
     const uint8_t* s = src + size_t(8 * half) * ld;
     float* out = dst + 8 * half;
     if (nh == 0) {
-      zero_half(out, 32);
+      zero_half(out, 32, ldd);
       continue;
     }
     const __m256i hdr = word4(s, ld, nh, 0);
@@ -320,18 +322,18 @@ ERANK_AVX2 void legacy_columns_avx2(const uint8_t* src, size_t ld, int n, float*
           if constexpr (!kMin) q = _mm256_sub_epi32(q, off);
           __m256 y = _mm256_mul_ps(d, _mm256_cvtepi32_ps(q));
           if constexpr (kMin) y = _mm256_add_ps(y, m);
-          _mm256_storeu_ps(out + j * 16, y);
+          _mm256_storeu_ps(out + j * ldd, y);
         }
   }
 }
 
-ERANK_AVX2 void q8_0_columns_avx2(const uint8_t* src, size_t ld, int n, float* dst) {
+ERANK_AVX2 void q8_0_columns_avx2(const uint8_t* src, size_t ld, int n, float* dst, int64_t ldd) {
   for (int half = 0; half < 2; ++half) {
     const int nh = std::clamp(n - 8 * half, 0, 8);
     const uint8_t* s = src + size_t(8 * half) * ld;
     float* out = dst + 8 * half;
     if (nh == 0) {
-      zero_half(out, 32);
+      zero_half(out, 32, ldd);
       continue;
     }
     const __m256 d = f16_lanes8(word4(s, ld, nh, 0), 0);
@@ -343,7 +345,7 @@ ERANK_AVX2 void q8_0_columns_avx2(const uint8_t* src, size_t ld, int n, float* d
 #pragma GCC unroll 4
         for (int t = 0; t < 4; ++t) {
           const __m256i q = _mm256_srai_epi32(_mm256_slli_epi32(U[c], 24 - 8 * t), 24);
-          _mm256_storeu_ps(out + (16 * p + 4 * c + t) * 16,
+          _mm256_storeu_ps(out + (16 * p + 4 * c + t) * ldd,
                            _mm256_mul_ps(_mm256_cvtepi32_ps(q), d));
         }
     }
@@ -352,13 +354,13 @@ ERANK_AVX2 void q8_0_columns_avx2(const uint8_t* src, size_t ld, int n, float* d
 
 // Q4_K, laid out as in q4_k_columns; the 16 header bytes (d, dmin, 12 scale bytes) transposed
 // like the values.
-ERANK_AVX2 void q4_k_columns_avx2(const uint8_t* src, size_t ld, int n, float* dst) {
+ERANK_AVX2 void q4_k_columns_avx2(const uint8_t* src, size_t ld, int n, float* dst, int64_t ldd) {
   for (int half = 0; half < 2; ++half) {
     const int nh = std::clamp(n - 8 * half, 0, 8);
     const uint8_t* s = src + size_t(8 * half) * ld;
     float* out = dst + 8 * half;
     if (nh == 0) {
-      zero_half(out, 256);
+      zero_half(out, 256, ldd);
       continue;
     }
     __m256i H[4];
@@ -388,7 +390,7 @@ ERANK_AVX2 void q4_k_columns_avx2(const uint8_t* src, size_t ld, int n, float* d
             for (int h = 0; h < 2; ++h) {
               const int grp = 2 * c + h, l = 16 * p + 4 * u + t;
               const __m256 q = _mm256_cvtepi32_ps(bits8(U[u], 8 * t + 4 * h, 0x0F));
-              _mm256_storeu_ps(out + (grp * 32 + l) * 16,
+              _mm256_storeu_ps(out + (grp * 32 + l) * ldd,
                                _mm256_sub_ps(_mm256_mul_ps(dg[grp], q), mg[grp]));
             }
       }
@@ -396,13 +398,13 @@ ERANK_AVX2 void q4_k_columns_avx2(const uint8_t* src, size_t ld, int n, float* d
 }
 
 // Q6_K, laid out as in q6_k_columns.
-ERANK_AVX2 void q6_k_columns_avx2(const uint8_t* src, size_t ld, int n, float* dst) {
+ERANK_AVX2 void q6_k_columns_avx2(const uint8_t* src, size_t ld, int n, float* dst, int64_t ldd) {
   for (int half = 0; half < 2; ++half) {
     const int nh = std::clamp(n - 8 * half, 0, 8);
     const uint8_t* s = src + size_t(8 * half) * ld;
     float* out = dst + 8 * half;
     if (nh == 0) {
-      zero_half(out, 256);
+      zero_half(out, 256, ldd);
       continue;
     }
     const __m256 d = f16_lanes8(word4(s, ld, nh, 206), 16);  // the 4 bytes ending the block
@@ -434,7 +436,7 @@ ERANK_AVX2 void q6_k_columns_avx2(const uint8_t* src, size_t ld, int n, float* d
               const __m256i q = _mm256_sub_epi32(
                   _mm256_or_si256(lo, _mm256_and_si256(hs, _mm256_set1_epi32(0x30))), off);
               _mm256_storeu_ps(
-                  out + (128 * c + 32 * j + l) * 16,
+                  out + (128 * c + 32 * j + l) * ldd,
                   _mm256_mul_ps(_mm256_load_ps(dg[8 * c + 2 * j + l / 16]), _mm256_cvtepi32_ps(q)));
             }
       }

@@ -146,7 +146,7 @@ TEST(StoredWeights, ColumnDequantizersEqualRowsTransposed) {
       for (int64_t b = 0; b < nb; ++b) {
         std::vector<uint8_t> exact(sw.row_bytes * size_t(n));  // exactly n rows, for ASan
         std::memcpy(exact.data(), bytes, exact.size());
-        cols(exact.data() + size_t(b) * ggml_type_size(t), sw.row_bytes, n, got.data());
+        cols(exact.data() + size_t(b) * ggml_type_size(t), sw.row_bytes, n, got.data(), 16);
         for (int r = 0; r < n; ++r)
           for (int64_t j = 0; j < blk; ++j) {
             const float want = rows[size_t(r * blk * nb + b * blk + j)];
