@@ -258,10 +258,12 @@ const float* pack_stored(const GemmF32& g, int64_t p, int64_t k0, int64_t kc, fl
         _mm_prefetch(reinterpret_cast<const char*>(g.Bq + size_t(nc0 + c) * g.ldbq + off),
                      _MM_HINT_T0);
   }
-  if (g.codec->dequantize_columns && k0 % blk == 0 && kc % blk == 0 &&
-      g.ldbq * 16 < (size_t(1) << 31)) {
+  const Simd simd = simd_level();
+  if (simd == Simd::avx2 && g.codec->dequantize_columns && k0 % blk == 0 && kc % blk == 0) {
     // Whole blocks: the column dequantizer writes each straight into the panel (rows 0-15 into
     // columns 0-15, rows 16-31 into 16-31), with no row buffer and no transpose of floats.
+    // (AVX2 only: measured there, 1.3-1.5x the packing below; AVX-512's column dequantizers
+    // gather, and were not measured against its 16 x 16 transposes.)
     for (int64_t h = 0; h < 2; ++h) {
       const int64_t rows = std::clamp<int64_t>(cn - 16 * h, 0, 16);
       if (rows == 0) {  // columns past N
@@ -275,7 +277,6 @@ const float* pack_stored(const GemmF32& g, int64_t p, int64_t k0, int64_t kc, fl
     }
     return dst;
   }
-  const Simd simd = simd_level();
   if (simd == Simd::none) {
     thread_local std::vector<float> rows;
     if (rows.size() < size_t(kNr * span)) rows.resize(size_t(kNr * span));
