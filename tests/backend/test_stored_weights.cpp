@@ -120,8 +120,9 @@ INSTANTIATE_TEST_SUITE_P(Shapes, StoredGemm,
                                            Shape{8, 37, 1280}, Shape{1, 192, 768}));
 
 // Each column dequantizer against the row expansion, transposed: n rows of 1 to 16 held in a
-// buffer of exactly n rows (nothing read past them), every block of a row, and scales that are
-// zero, subnormal, infinite or NaN (NaN wherever the rows have NaN).
+// buffer of exactly n rows (nothing read past them), every block of a row, scales that are
+// zero, subnormal, infinite or NaN (NaN wherever the rows have NaN), and the output strides of
+// T (16) and of a panel (32).
 TEST(StoredWeights, ColumnDequantizersEqualRowsTransposed) {
   const uint16_t specials[] = {0x0000, 0x8000, 0x0001, 0x7C00, 0xFC00, 0x7E00, 0x7C01, 0x3C00};
   int checked = 0;
@@ -147,6 +148,14 @@ TEST(StoredWeights, ColumnDequantizersEqualRowsTransposed) {
         std::vector<uint8_t> exact(sw.row_bytes * size_t(n));  // exactly n rows, for ASan
         std::memcpy(exact.data(), bytes, exact.size());
         cols(exact.data() + size_t(b) * ggml_type_size(t), sw.row_bytes, n, got.data(), 16);
+        // With the stride of a 32-column panel: the same values, the other 16 columns untouched.
+        std::vector<float> panel(size_t(32 * blk), 7.0f);
+        cols(exact.data() + size_t(b) * ggml_type_size(t), sw.row_bytes, n, panel.data(), 32);
+        for (int64_t j = 0; j < blk; ++j) {
+          ASSERT_EQ(std::memcmp(&panel[size_t(j * 32)], &got[size_t(j * 16)], 16 * 4), 0)
+              << ggml_type_name(t) << " stride 32, value " << j;
+          for (int r = 16; r < 32; ++r) ASSERT_EQ(panel[size_t(j * 32 + r)], 7.0f);
+        }
         for (int r = 0; r < n; ++r)
           for (int64_t j = 0; j < blk; ++j) {
             const float want = rows[size_t(r * blk * nb + b * blk + j)];
