@@ -28,6 +28,23 @@ ERANK_AVX512 inline __mmask16 lanes(int64_t n) {
   return n >= 16 ? __mmask16(0xFFFF) : n <= 0 ? __mmask16(0) : __mmask16((1u << n) - 1);
 }
 
+// Block b of the ng groups of 16 weight rows from row n0 expanded into T (group q at
+// T + q * block * 16); then the next block's bytes of the task's 16 kG rows fetched, as that many
+// strided streams are more than the hardware prefetchers follow.
+inline void expand_block(const GemmF32& g, int64_t n0, int ng, int kG, int64_t b, float* T) {
+  const WeightCodec& cd = *g.codec;
+  const size_t ldbq = g.ldbq, bb = cd.block_bytes;
+  for (int q = 0; q < ng; ++q) {
+    const int64_t r0 = n0 + 16 * q;
+    cd.dequantize_columns(g.Bq + size_t(r0) * ldbq + size_t(b) * bb, ldbq,
+                          int(std::min<int64_t>(16, g.N - r0)), T + q * cd.block * 16, 16);
+  }
+  if (b + 1 < g.K / cd.block)
+    for (int64_t r = n0; r < std::min(g.N, n0 + 16 * kG); ++r)
+      _mm_prefetch(reinterpret_cast<const char*>(g.Bq + size_t(r) * ldbq + size_t(b + 1) * bb + 64),
+                   _MM_HINT_T0);
+}
+
 // kG groups of 16 weight rows (columns of C) starting at column n0, for MR rows of A. The loops
 // over groups and rows are unrolled so that the accumulators stay in registers.
 template <int MR, int kG>
@@ -36,8 +53,6 @@ ERANK_AVX512 void columns_task(const GemmF32& g, int64_t n0, int64_t kc_step, fl
   const int64_t blk = cd.block, nblocks = g.K / blk, N = g.N, lda = g.lda, ldc = g.ldc;
   const float* A = g.A;
   float* C = g.C;
-  const uint8_t* Bq = g.Bq;
-  const size_t ldbq = g.ldbq, bb = cd.block_bytes;
   __mmask16 mk[kG];
   int ng = 0;  // groups that hold columns
 #pragma GCC unroll 4
@@ -52,17 +67,7 @@ ERANK_AVX512 void columns_task(const GemmF32& g, int64_t n0, int64_t kc_step, fl
     for (int m = 0; m < MR; ++m) acc[q][m] = _mm512_setzero_ps();
   int64_t seg0 = 0, seg1 = std::min(g.K, kc_step);  // the k block being summed
   for (int64_t b = 0; b < nblocks; ++b) {
-    for (int q = 0; q < ng; ++q) {
-      const int64_t r0 = n0 + 16 * q;
-      cd.dequantize_columns(Bq + size_t(r0) * ldbq + size_t(b) * bb, ldbq,
-                            int(std::min<int64_t>(16, N - r0)), T + q * blk * 16, 16);
-    }
-    // The next block's bytes of these rows, as 16 * kG strided streams are more than the
-    // hardware prefetchers follow.
-    if (b + 1 < nblocks)
-      for (int64_t r = n0; r < std::min(N, n0 + 16 * kG); ++r)
-        _mm_prefetch(reinterpret_cast<const char*>(Bq + size_t(r) * ldbq + size_t(b + 1) * bb + 64),
-                     _MM_HINT_T0);
+    expand_block(g, n0, ng, kG, b, T);
     int64_t k = b * blk;
     const int64_t kend = k + blk;
     const float* t = T - k * 16;  // t[k * 16]: value k of the block
@@ -108,8 +113,6 @@ ERANK_AVX2 void columns_task_avx2(const GemmF32& g, int64_t n0, int64_t kc_step,
   const int64_t blk = cd.block, nblocks = g.K / blk, N = g.N, lda = g.lda, ldc = g.ldc;
   const float* A = g.A;
   float* C = g.C;
-  const uint8_t* Bq = g.Bq;
-  const size_t ldbq = g.ldbq, bb = cd.block_bytes;
   constexpr int kH = 2 * kG;  // registers of 8 columns
   int64_t live[kH];           // columns held by each register (0..8)
   int nh = 0;                 // registers that hold columns
@@ -126,15 +129,7 @@ ERANK_AVX2 void columns_task_avx2(const GemmF32& g, int64_t n0, int64_t kc_step,
     for (int m = 0; m < MR; ++m) acc[q][m] = _mm256_setzero_ps();
   int64_t seg0 = 0, seg1 = std::min(g.K, kc_step);
   for (int64_t b = 0; b < nblocks; ++b) {
-    for (int q = 0; q < ng; ++q) {
-      const int64_t r0 = n0 + 16 * q;
-      cd.dequantize_columns(Bq + size_t(r0) * ldbq + size_t(b) * bb, ldbq,
-                            int(std::min<int64_t>(16, N - r0)), T + q * blk * 16, 16);
-    }
-    if (b + 1 < nblocks)
-      for (int64_t r = n0; r < std::min(N, n0 + 16 * kG); ++r)
-        _mm_prefetch(reinterpret_cast<const char*>(Bq + size_t(r) * ldbq + size_t(b + 1) * bb + 64),
-                     _MM_HINT_T0);
+    expand_block(g, n0, ng, kG, b, T);
     int64_t k = b * blk;
     const int64_t kend = k + blk;
     const float* t = T - k * 16;

@@ -28,15 +28,4 @@ Simd simd_level() {
   return s;
 }
 
-const char* simd_name(Simd s) {
-  switch (s) {
-    case Simd::avx512:
-      return "avx512";
-    case Simd::avx2:
-      return "avx2";
-    default:
-      return "none";
-  }
-}
-
 }  // namespace erank

@@ -7,6 +7,5 @@ namespace erank {
 enum class Simd { none, avx2, avx512 };  // avx2 includes FMA and F16C
 
 Simd simd_level();
-const char* simd_name(Simd s);
 
 }  // namespace erank

@@ -327,8 +327,9 @@ void dequantize_as(const uint8_t* src, float* dst, int64_t n) {
 #endif
 #define ERANK_AVX512 __attribute__((target("avx512f,avx512bw,f16c")))
 
-// A block's f16 scale by the conversion instruction (infinities and NaNs the scalar way).
-ERANK_AVX512 inline float scale_at(const uint8_t* p) {
+// A block's f16 scale by the conversion instruction (infinities and NaNs the scalar way). F16C
+// only, so that both the AVX-512 and the AVX2 kernels inline it.
+__attribute__((target("f16c"))) inline float scale_at(const uint8_t* p) {
   uint16_t h;
   std::memcpy(&h, p, 2);
   return (h & 0x7C00) == 0x7C00 ? f16_to_f32(h) : _cvtsh_ss(h);
@@ -462,19 +463,13 @@ ERANK_AVX512 void f16_avx512(const uint8_t* b, float* y, int64_t n) {
 // operations in the same order, so the same bits.
 #define ERANK_AVX2 __attribute__((target("avx2,fma,f16c")))
 
-ERANK_AVX2 inline float scale_at2(const uint8_t* p) {
-  uint16_t h;
-  std::memcpy(&h, p, 2);
-  return (h & 0x7C00) == 0x7C00 ? f16_to_f32(h) : _cvtsh_ss(h);
-}
-
 ERANK_AVX2 inline __m256i u8x8(const uint8_t* p) {
   return _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
 }
 
 ERANK_AVX2 void q8_0_avx2(const uint8_t* b, float* y, int64_t n) {
   for (int64_t i = 0; i < n; i += QK, b += 34, y += QK) {
-    const __m256 d = _mm256_set1_ps(scale_at2(b));
+    const __m256 d = _mm256_set1_ps(scale_at(b));
     for (int h = 0; h < 4; ++h) {
       const __m128i q = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(b + 2 + 8 * h));
       _mm256_storeu_ps(y + 8 * h, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q)), d));
@@ -489,8 +484,8 @@ ERANK_AVX2 void legacy_avx2(const uint8_t* b, float* y, int64_t n) {
   const __m256i off = _mm256_set1_epi32(kBits == 5 ? 16 : 8);
   const __m256i bitpos = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
   for (int64_t i = 0; i < n; i += QK, b += kBytes, y += QK) {
-    const __m256 d = _mm256_set1_ps(scale_at2(b));
-    const __m256 m = _mm256_set1_ps(kMin ? scale_at2(b + 2) : 0.0f);
+    const __m256 d = _mm256_set1_ps(scale_at(b));
+    const __m256 m = _mm256_set1_ps(kMin ? scale_at(b + 2) : 0.0f);
     const uint8_t* qs = b + kBytes - 16;
     uint32_t qh = 0;
     if constexpr (kBits == 5) std::memcpy(&qh, qs - 4, 4);
@@ -525,7 +520,7 @@ ERANK_AVX2 void legacy_avx2(const uint8_t* b, float* y, int64_t n) {
 ERANK_AVX2 void q4_k_avx2(const uint8_t* b, float* y, int64_t n) {
   const __m256i low4 = _mm256_set1_epi32(0x0F);
   for (int64_t i = 0; i < n; i += QKK, b += 144, y += QKK) {
-    const float d = scale_at2(b), dmin = scale_at2(b + 2);
+    const float d = scale_at(b), dmin = scale_at(b + 2);
     int sc[8], mn[8];
     k_scale_min(b + 4, sc, mn);
     const uint8_t* qs = b + 16;
@@ -550,7 +545,7 @@ ERANK_AVX2 void q6_k_avx2(const uint8_t* b, float* y, int64_t n) {
     const uint8_t* ql = b;
     const uint8_t* qh = b + 128;
     const auto* sc = reinterpret_cast<const int8_t*>(b + 192);
-    const float d = scale_at2(b + 208);
+    const float d = scale_at(b + 208);
     for (int c = 0; c < 2; ++c)
       for (int j = 0; j < 4; ++j)
         for (int h = 0; h < 4; ++h) {
@@ -593,58 +588,59 @@ ERANK_AVX2 void f16_avx2(const uint8_t* b, float* y, int64_t n) {
 
 #undef ERANK_AVX2
 
+// The vectorised expansions of one instruction set, by type.
+struct SimdKernels {
+  RowDequantizer bf16, f16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q6_k;
+};
+constexpr SimdKernels kAvx512{bf16_avx512,
+                              f16_avx512,
+                              q8_0_avx512,
+                              legacy_avx512<4, false>,
+                              legacy_avx512<4, true>,
+                              legacy_avx512<5, false>,
+                              legacy_avx512<5, true>,
+                              q4_k_avx512,
+                              q6_k_avx512};
+constexpr SimdKernels kAvx2{bf16_avx2,
+                            f16_avx2,
+                            q8_0_avx2,
+                            legacy_avx2<4, false>,
+                            legacy_avx2<4, true>,
+                            legacy_avx2<5, false>,
+                            legacy_avx2<5, true>,
+                            q4_k_avx2,
+                            q6_k_avx2};
+
+RowDequantizer simd_kernel(const SimdKernels& k, GGMLType t) {
+  switch (t) {
+    case GGMLType::BF16:
+      return k.bf16;
+    case GGMLType::F16:
+      return k.f16;
+    case GGMLType::Q8_0:
+      return k.q8_0;
+    case GGMLType::Q4_0:
+      return k.q4_0;
+    case GGMLType::Q4_1:
+      return k.q4_1;
+    case GGMLType::Q5_0:
+      return k.q5_0;
+    case GGMLType::Q5_1:
+      return k.q5_1;
+    case GGMLType::Q4_K:
+      return k.q4_k;
+    case GGMLType::Q6_K:
+      return k.q6_k;
+    default:
+      return nullptr;
+  }
+}
+
 }  // namespace
 
 RowDequantizer row_dequantizer(GGMLType t) {
-  const Simd simd = simd_level();
-  if (simd == Simd::avx512) {
-    switch (t) {
-      case GGMLType::BF16:
-        return bf16_avx512;
-      case GGMLType::F16:
-        return f16_avx512;
-      case GGMLType::Q8_0:
-        return q8_0_avx512;
-      case GGMLType::Q4_0:
-        return legacy_avx512<4, false>;
-      case GGMLType::Q4_1:
-        return legacy_avx512<4, true>;
-      case GGMLType::Q5_0:
-        return legacy_avx512<5, false>;
-      case GGMLType::Q5_1:
-        return legacy_avx512<5, true>;
-      case GGMLType::Q4_K:
-        return q4_k_avx512;
-      case GGMLType::Q6_K:
-        return q6_k_avx512;
-      default:
-        break;
-    }
-  }
-  if (simd == Simd::avx2) {
-    switch (t) {
-      case GGMLType::BF16:
-        return bf16_avx2;
-      case GGMLType::F16:
-        return f16_avx2;
-      case GGMLType::Q8_0:
-        return q8_0_avx2;
-      case GGMLType::Q4_0:
-        return legacy_avx2<4, false>;
-      case GGMLType::Q4_1:
-        return legacy_avx2<4, true>;
-      case GGMLType::Q5_0:
-        return legacy_avx2<5, false>;
-      case GGMLType::Q5_1:
-        return legacy_avx2<5, true>;
-      case GGMLType::Q4_K:
-        return q4_k_avx2;
-      case GGMLType::Q6_K:
-        return q6_k_avx2;
-      default:
-        break;
-    }
-  }
+  if (const Simd simd = simd_level(); simd != Simd::none)
+    if (RowDequantizer f = simd_kernel(simd == Simd::avx512 ? kAvx512 : kAvx2, t)) return f;
   const TypeInfo& ti = info(t);
   if (!ti.fn && ti.block != 1) fail("dequantization of {} tensors is not supported", ti.name);
   switch (t) {

@@ -447,48 +447,46 @@ ERANK_AVX2 void q6_k_columns_avx2(const uint8_t* src, size_t ld, int n, float* d
 
 #pragma GCC diagnostic pop
 
+// The column dequantizers of one instruction set, by type.
+struct ColumnKernels {
+  ColumnDequantizer q4_0, q4_1, q5_0, q5_1, q8_0, q4_k, q6_k;
+};
+constexpr ColumnKernels kAvx512{legacy_columns<4, false>,
+                                legacy_columns<4, true>,
+                                legacy_columns<5, false>,
+                                legacy_columns<5, true>,
+                                q8_0_columns,
+                                q4_k_columns,
+                                q6_k_columns};
+constexpr ColumnKernels kAvx2{legacy_columns_avx2<4, false>,
+                              legacy_columns_avx2<4, true>,
+                              legacy_columns_avx2<5, false>,
+                              legacy_columns_avx2<5, true>,
+                              q8_0_columns_avx2,
+                              q4_k_columns_avx2,
+                              q6_k_columns_avx2};
+
 }  // namespace
 
 ColumnDequantizer column_dequantizer(GGMLType t) {
-  switch (simd_level()) {
-    case Simd::avx512:
-      switch (t) {
-        case GGMLType::Q4_0:
-          return legacy_columns<4, false>;
-        case GGMLType::Q4_1:
-          return legacy_columns<4, true>;
-        case GGMLType::Q5_0:
-          return legacy_columns<5, false>;
-        case GGMLType::Q5_1:
-          return legacy_columns<5, true>;
-        case GGMLType::Q8_0:
-          return q8_0_columns;
-        case GGMLType::Q4_K:
-          return q4_k_columns;
-        case GGMLType::Q6_K:
-          return q6_k_columns;
-        default:
-          return nullptr;
-      }
-    case Simd::avx2:
-      switch (t) {
-        case GGMLType::Q4_0:
-          return legacy_columns_avx2<4, false>;
-        case GGMLType::Q4_1:
-          return legacy_columns_avx2<4, true>;
-        case GGMLType::Q5_0:
-          return legacy_columns_avx2<5, false>;
-        case GGMLType::Q5_1:
-          return legacy_columns_avx2<5, true>;
-        case GGMLType::Q8_0:
-          return q8_0_columns_avx2;
-        case GGMLType::Q4_K:
-          return q4_k_columns_avx2;
-        case GGMLType::Q6_K:
-          return q6_k_columns_avx2;
-        default:
-          return nullptr;
-      }
+  const Simd simd = simd_level();
+  if (simd == Simd::none) return nullptr;
+  const ColumnKernels& k = simd == Simd::avx512 ? kAvx512 : kAvx2;
+  switch (t) {
+    case GGMLType::Q4_0:
+      return k.q4_0;
+    case GGMLType::Q4_1:
+      return k.q4_1;
+    case GGMLType::Q5_0:
+      return k.q5_0;
+    case GGMLType::Q5_1:
+      return k.q5_1;
+    case GGMLType::Q8_0:
+      return k.q8_0;
+    case GGMLType::Q4_K:
+      return k.q4_k;
+    case GGMLType::Q6_K:
+      return k.q6_k;
     default:
       return nullptr;
   }

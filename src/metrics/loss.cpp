@@ -45,6 +45,21 @@ double row_sum_exp(const float* z, int64_t V, double mx) {
 #endif
 #define ERANK_AVX512 __attribute__((target("avx512f")))
 
+// 1/12!, 1/11!, ..., 1/2!, 1, 1: exp(r)'s Taylor series to r^12, for Horner's scheme.
+constexpr double kInvFact[] = {1.0 / 479001600,
+                               1.0 / 39916800,
+                               1.0 / 3628800,
+                               1.0 / 362880,
+                               1.0 / 40320,
+                               1.0 / 5040,
+                               1.0 / 720,
+                               1.0 / 120,
+                               1.0 / 24,
+                               1.0 / 6,
+                               0.5,
+                               1.0,
+                               1.0};
+
 // The same in 8 double lanes: exp(x) for x <= 0 as 2^n exp(r), n = round(x / ln 2), r reduced in
 // two steps (Cody-Waite) to |r| <= ln 2 / 2, exp(r) by its Taylor series to r^12 (truncation
 // below 2e-16 relative), 2^n applied by vscalefpd (which underflows to subnormals and 0 exactly).
@@ -56,19 +71,6 @@ ERANK_AVX512 inline __m512d exp_nonpositive(__m512d x) {
                                          _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   __m512d r = _mm512_fnmadd_pd(n, _mm512_set1_pd(6.93147180369123816490e-01), x);
   r = _mm512_fnmadd_pd(n, _mm512_set1_pd(1.90821492927058770002e-10), r);
-  constexpr double kInvFact[] = {1.0 / 479001600,
-                                 1.0 / 39916800,
-                                 1.0 / 3628800,
-                                 1.0 / 362880,
-                                 1.0 / 40320,
-                                 1.0 / 5040,
-                                 1.0 / 720,
-                                 1.0 / 120,
-                                 1.0 / 24,
-                                 1.0 / 6,
-                                 0.5,
-                                 1.0,
-                                 1.0};
   __m512d p = _mm512_set1_pd(kInvFact[0]);
   for (int i = 1; i < 13; ++i) p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(kInvFact[i]));
   return _mm512_scalef_pd(p, n);
@@ -121,19 +123,6 @@ ERANK_AVX2 inline __m256d exp_nonpositive_avx2(__m256d x) {
                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   __m256d r = _mm256_fnmadd_pd(n, _mm256_set1_pd(6.93147180369123816490e-01), x);
   r = _mm256_fnmadd_pd(n, _mm256_set1_pd(1.90821492927058770002e-10), r);
-  constexpr double kInvFact[] = {1.0 / 479001600,
-                                 1.0 / 39916800,
-                                 1.0 / 3628800,
-                                 1.0 / 362880,
-                                 1.0 / 40320,
-                                 1.0 / 5040,
-                                 1.0 / 720,
-                                 1.0 / 120,
-                                 1.0 / 24,
-                                 1.0 / 6,
-                                 0.5,
-                                 1.0,
-                                 1.0};
   __m256d p = _mm256_set1_pd(kInvFact[0]);
   for (int i = 1; i < 13; ++i) p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(kInvFact[i]));
   const __m128i ni = _mm256_cvtpd_epi32(n);
