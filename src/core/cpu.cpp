@@ -3,6 +3,8 @@
 #include <cstdlib>
 #include <string_view>
 
+#include "core/error.h"
+
 namespace erank {
 
 namespace {
@@ -17,7 +19,9 @@ Simd detect() {
   const char* e = std::getenv("ERANK_SIMD");
   const std::string_view cap = e ? e : "";
   if (cap == "none") return Simd::none;
-  if (cap == "avx2" && s == Simd::avx512) return Simd::avx2;
+  if (cap == "avx2") return s == Simd::avx512 ? Simd::avx2 : s;
+  if (!cap.empty() && cap != "avx512")
+    fail("ERANK_SIMD={}: expected 'avx2' or 'none' (a cap on the detected instruction set)", cap);
   return s;
 }
 

@@ -32,6 +32,18 @@ Result run(const std::string& args) {
   return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, ss.str()};
 }
 
+// ERANK_SIMD names a cap on the kernels' instruction set; a value it does not know is an error
+// naming the variable, not a silent fall back. (The bf16 fixture keeps its matrices stored, so
+// loading it picks the kernels.)
+TEST(BadEnv, UnknownSimdCapIsAnError) {
+  ::setenv("ERANK_SIMD", "sse", 1);
+  const Result r = run("info --model " + (kFix.string() + "-bf16"));
+  ::unsetenv("ERANK_SIMD");
+  EXPECT_EQ(r.code, 1) << r.err;
+  EXPECT_NE(r.err.find("ERANK_SIMD=sse"), std::string::npos) << r.err;
+  EXPECT_EQ(run("info --model " + (kFix.string() + "-bf16")).code, 0);
+}
+
 class BadModel : public ::testing::Test {
  protected:
   void SetUp() override {
