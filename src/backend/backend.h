@@ -71,6 +71,10 @@ struct WeightCodec {
   // rows in the vector lanes, for few-row products and panels. Null: rows expanded, transposed.
   void (*dequantize_columns)(const uint8_t* src, size_t ld, int n, float* dst,
                              int64_t ldd) = nullptr;
+  // Dot products of 1 to 4 rows with x in a fixed order (io/quant.h's row_dot): one-row
+  // products. Null where the type has no vectorised kernel.
+  void (*dot_rows)(const uint8_t* src, size_t ld, int rows, const float* x, int64_t n,
+                   float* out) = nullptr;
 };
 
 // A weight tensor, PyTorch shape order (e.g. [out, in]). Its values are f32, either owned

@@ -224,7 +224,11 @@ class HostBackend final : public Backend {
                         .Bq = w.raw,
                         .ldbq = w.row_bytes,
                         .codec = w.codec};
-        if (gemm_stored_rows_fits(g)) {
+        if (!batch_invariant_ && gemv_stored_fits(g)) {
+          // Decoding one sequence: rows expanded into L1 and multiplied along k (dot-product
+          // order; a row's sums then depend on the row count, so not when batch-invariant).
+          gemv_stored(g, nt);
+        } else if (gemm_stored_rows_fits(g)) {
           // Decoding: blocks expanded with the weight's rows in the vector lanes, no panel.
           gemm_stored_rows(g, nt);
         } else if (few_rows && decode_cache_) {

@@ -90,11 +90,12 @@ void validate_prompts(const ModelConfig& c, const std::vector<std::vector<int32_
   }
 }
 
-// Weights kept in their file's type decode from their blocks: batches of up to
-// gemm_stored_rows_max rows on the column dequantizers (as fast as packed f32 copies or faster,
-// and no copy). Packed f32 copies (the decode cache) pay only for bigger batches or for types
-// without a column dequantizer (bf16/f16, Q2_K, Q3_K, Q5_K), and then only for a model whose f32
-// copy takes at most a quarter of the free memory (a 7B Q4 model stays at its file's size).
+// Weights kept in their file's type decode from their blocks: one sequence on the vectorised row
+// dot products (gemv_stored), batches of up to gemm_stored_rows_max rows on the column
+// dequantizers (as fast as packed f32 copies or faster, and no copy). Packed f32 copies (the
+// decode cache) pay only for bigger batches or for types without those kernels (one sequence:
+// Q2_K, Q3_K, Q5_K; a batch: those and bf16/f16), and then only for a model whose f32 copy takes
+// at most a quarter of the free memory (a 7B Q4 model stays at its file's size).
 // ERANK_DECODE_CACHE=on|off decides instead.
 static bool decode_cache_wanted(const Model& m, int64_t batch) {
   if (const char* env = std::getenv("ERANK_DECODE_CACHE")) {
@@ -105,7 +106,8 @@ static bool decode_cache_wanted(const Model& m, int64_t batch) {
   }
   bool slow_blocks = false;
   m.weights().for_each([&](const std::string&, const Weight& w) {
-    if (w.stored() && !w.codec->dequantize_columns) slow_blocks = true;
+    if (w.stored() && !(batch == 1 ? bool(w.codec->dot_rows) : bool(w.codec->dequantize_columns)))
+      slow_blocks = true;
   });
   if (!slow_blocks && batch <= gemm_stored_rows_max) return false;
   const auto avail = available_memory();

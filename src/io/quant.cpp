@@ -8,6 +8,7 @@
 #include <immintrin.h>
 #include <cstdint>
 
+#include <algorithm>
 #include <cstring>
 
 #include "core/cpu.h"
@@ -467,97 +468,136 @@ ERANK_AVX2 inline __m256i u8x8(const uint8_t* p) {
   return _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
 }
 
-ERANK_AVX2 void q8_0_avx2(const uint8_t* b, float* y, int64_t n) {
-  for (int64_t i = 0; i < n; i += QK, b += 34, y += QK) {
-    const __m256 d = _mm256_set1_ps(scale_at(b));
-    for (int h = 0; h < 4; ++h) {
-      const __m128i q = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(b + 2 + 8 * h));
-      _mm256_storeu_ps(y + 8 * h, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q)), d));
-    }
+// The block expanders hand each group of 8 values (values 8 j .. 8 j + 7 of the block, j in
+// increasing order for each parity) to a sink: a store for the row dequantizers, FMAs into a dot
+// product for row_dot. One expansion, so both see the same bits.
+struct StoreSink {
+  float* y;
+  ERANK_AVX2 void operator()(int j, __m256 v) const { _mm256_storeu_ps(y + 8 * j, v); }
+};
+
+struct Q8_0Avx2 {
+  static constexpr int block = QK;
+  static constexpr size_t bytes = 34;
+  template <class Sink>
+  ERANK_AVX2 static void run(const uint8_t* b, Sink& sink);
+};
+template <class Sink>
+ERANK_AVX2 inline void Q8_0Avx2::run(const uint8_t* b, Sink& sink) {
+  const __m256 d = _mm256_set1_ps(scale_at(b));
+#pragma GCC unroll 4
+  for (int h = 0; h < 4; ++h) {
+    const __m128i q = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(b + 2 + 8 * h));
+    sink(h, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q)), d));
   }
 }
 
 template <int kBits, bool kMin>
-ERANK_AVX2 void legacy_avx2(const uint8_t* b, float* y, int64_t n) {
-  constexpr size_t kBytes = 2 + (kMin ? 2 : 0) + (kBits == 5 ? 4 : 0) + 16;
+struct LegacyAvx2 {
+  static constexpr int block = QK;
+  static constexpr size_t bytes = 2 + (kMin ? 2 : 0) + (kBits == 5 ? 4 : 0) + 16;
+  template <class Sink>
+  ERANK_AVX2 static void run(const uint8_t* b, Sink& sink);
+};
+template <int kBits, bool kMin>
+template <class Sink>
+ERANK_AVX2 inline void LegacyAvx2<kBits, kMin>::run(const uint8_t* b, Sink& sink) {
+  constexpr size_t kBytes = bytes;
   const __m256i low4 = _mm256_set1_epi32(0x0F), bit4 = _mm256_set1_epi32(16);
   const __m256i off = _mm256_set1_epi32(kBits == 5 ? 16 : 8);
   const __m256i bitpos = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
-  for (int64_t i = 0; i < n; i += QK, b += kBytes, y += QK) {
-    const __m256 d = _mm256_set1_ps(scale_at(b));
-    const __m256 m = _mm256_set1_ps(kMin ? scale_at(b + 2) : 0.0f);
-    const uint8_t* qs = b + kBytes - 16;
-    uint32_t qh = 0;
-    if constexpr (kBits == 5) std::memcpy(&qh, qs - 4, 4);
-    for (int h = 0; h < 2; ++h) {  // values 8 h .. 8 h + 7 (low nibbles), 16 + those (high)
-      const __m256i q = u8x8(qs + 8 * h);
-      __m256i lo = _mm256_and_si256(q, low4), hi = _mm256_srli_epi32(q, 4);
-      if constexpr (kBits == 5) {
-        // bit j of qh as bit 4 of value j: lane t tests bit 8 h + t (low), 16 + 8 h + t (high)
-        const __m256i bl = _mm256_set1_epi32(int((qh >> (8 * h)) & 0xFF));
-        const __m256i bh = _mm256_set1_epi32(int((qh >> (16 + 8 * h)) & 0xFF));
-        const __m256i ml = _mm256_cmpeq_epi32(_mm256_and_si256(bl, bitpos), bitpos);
-        const __m256i mh = _mm256_cmpeq_epi32(_mm256_and_si256(bh, bitpos), bitpos);
-        lo = _mm256_or_si256(lo, _mm256_and_si256(ml, bit4));
-        hi = _mm256_or_si256(hi, _mm256_and_si256(mh, bit4));
-      }
-      if constexpr (!kMin) {
-        lo = _mm256_sub_epi32(lo, off);
-        hi = _mm256_sub_epi32(hi, off);
-      }
-      __m256 vl = _mm256_mul_ps(d, _mm256_cvtepi32_ps(lo)),
-             vh = _mm256_mul_ps(d, _mm256_cvtepi32_ps(hi));
-      if constexpr (kMin) {
-        vl = _mm256_add_ps(vl, m);
-        vh = _mm256_add_ps(vh, m);
-      }
-      _mm256_storeu_ps(y + 8 * h, vl);
-      _mm256_storeu_ps(y + 16 + 8 * h, vh);
+  const __m256 d = _mm256_set1_ps(scale_at(b));
+  const __m256 m = _mm256_set1_ps(kMin ? scale_at(b + 2) : 0.0f);
+  const uint8_t* qs = b + kBytes - 16;
+  uint32_t qh = 0;
+  if constexpr (kBits == 5) std::memcpy(&qh, qs - 4, 4);
+#pragma GCC unroll 2
+  for (int h = 0; h < 2; ++h) {  // values 8 h .. 8 h + 7 (low nibbles), 16 + those (high)
+    const __m256i q = u8x8(qs + 8 * h);
+    __m256i lo = _mm256_and_si256(q, low4), hi = _mm256_srli_epi32(q, 4);
+    if constexpr (kBits == 5) {
+      // bit j of qh as bit 4 of value j: lane t tests bit 8 h + t (low), 16 + 8 h + t (high)
+      const __m256i bl = _mm256_set1_epi32(int((qh >> (8 * h)) & 0xFF));
+      const __m256i bh = _mm256_set1_epi32(int((qh >> (16 + 8 * h)) & 0xFF));
+      const __m256i ml = _mm256_cmpeq_epi32(_mm256_and_si256(bl, bitpos), bitpos);
+      const __m256i mh = _mm256_cmpeq_epi32(_mm256_and_si256(bh, bitpos), bitpos);
+      lo = _mm256_or_si256(lo, _mm256_and_si256(ml, bit4));
+      hi = _mm256_or_si256(hi, _mm256_and_si256(mh, bit4));
     }
+    if constexpr (!kMin) {
+      lo = _mm256_sub_epi32(lo, off);
+      hi = _mm256_sub_epi32(hi, off);
+    }
+    __m256 vl = _mm256_mul_ps(d, _mm256_cvtepi32_ps(lo)),
+           vh = _mm256_mul_ps(d, _mm256_cvtepi32_ps(hi));
+    if constexpr (kMin) {
+      vl = _mm256_add_ps(vl, m);
+      vh = _mm256_add_ps(vh, m);
+    }
+    sink(h, vl);
+    sink(2 + h, vh);
   }
 }
 
-ERANK_AVX2 void q4_k_avx2(const uint8_t* b, float* y, int64_t n) {
+struct Q4_KAvx2 {
+  static constexpr int block = QKK;
+  static constexpr size_t bytes = 144;
+  template <class Sink>
+  ERANK_AVX2 static void run(const uint8_t* b, Sink& sink);
+};
+template <class Sink>
+ERANK_AVX2 inline void Q4_KAvx2::run(const uint8_t* b, Sink& sink) {
   const __m256i low4 = _mm256_set1_epi32(0x0F);
-  for (int64_t i = 0; i < n; i += QKK, b += 144, y += QKK) {
-    const float d = scale_at(b), dmin = scale_at(b + 2);
-    int sc[8], mn[8];
-    k_scale_min(b + 4, sc, mn);
-    const uint8_t* qs = b + 16;
-    for (int g = 0; g < 8; ++g) {
-      const __m256 dg = _mm256_set1_ps(d * static_cast<float>(sc[g]));
-      const __m256 mg = _mm256_set1_ps(dmin * static_cast<float>(mn[g]));
-      const int c = g / 2, shift = 4 * (g % 2);
-      for (int h = 0; h < 4; ++h) {
-        const __m256i q =
-            _mm256_and_si256(_mm256_srli_epi32(u8x8(qs + c * 32 + 8 * h), shift), low4);
-        _mm256_storeu_ps(y + g * 32 + 8 * h,
-                         _mm256_sub_ps(_mm256_mul_ps(dg, _mm256_cvtepi32_ps(q)), mg));
-      }
+  const float d = scale_at(b), dmin = scale_at(b + 2);
+  int sc[8], mn[8];
+  k_scale_min(b + 4, sc, mn);
+  const uint8_t* qs = b + 16;
+  for (int g = 0; g < 8; ++g) {
+    const __m256 dg = _mm256_set1_ps(d * static_cast<float>(sc[g]));
+    const __m256 mg = _mm256_set1_ps(dmin * static_cast<float>(mn[g]));
+    const int c = g / 2, shift = 4 * (g % 2);
+#pragma GCC unroll 4
+    for (int h = 0; h < 4; ++h) {
+      const __m256i q = _mm256_and_si256(_mm256_srli_epi32(u8x8(qs + c * 32 + 8 * h), shift), low4);
+      sink(4 * g + h, _mm256_sub_ps(_mm256_mul_ps(dg, _mm256_cvtepi32_ps(q)), mg));
     }
   }
 }
 
-ERANK_AVX2 void q6_k_avx2(const uint8_t* b, float* y, int64_t n) {
+struct Q6_KAvx2 {
+  static constexpr int block = QKK;
+  static constexpr size_t bytes = 210;
+  template <class Sink>
+  ERANK_AVX2 static void run(const uint8_t* b, Sink& sink);
+};
+template <class Sink>
+ERANK_AVX2 inline void Q6_KAvx2::run(const uint8_t* b, Sink& sink) {
   const __m256i low4 = _mm256_set1_epi32(0x0F), low2 = _mm256_set1_epi32(0x03);
   const __m256i off = _mm256_set1_epi32(32);
-  for (int64_t i = 0; i < n; i += QKK, b += 210, y += QKK) {
-    const uint8_t* ql = b;
-    const uint8_t* qh = b + 128;
-    const auto* sc = reinterpret_cast<const int8_t*>(b + 192);
-    const float d = scale_at(b + 208);
-    for (int c = 0; c < 2; ++c)
-      for (int j = 0; j < 4; ++j)
-        for (int h = 0; h < 4; ++h) {
-          const int l = 8 * h;
-          const __m256 dg = _mm256_set1_ps(d * static_cast<float>(sc[8 * c + 2 * j + h / 2]));
-          const __m256i lo = _mm256_and_si256(
-              _mm256_srli_epi32(u8x8(ql + 64 * c + 32 * (j % 2) + l), 4 * (j / 2)), low4);
-          const __m256i hi =
-              _mm256_and_si256(_mm256_srli_epi32(u8x8(qh + 32 * c + l), 2 * j), low2);
-          const __m256i q = _mm256_sub_epi32(_mm256_or_si256(lo, _mm256_slli_epi32(hi, 4)), off);
-          _mm256_storeu_ps(y + 128 * c + 32 * j + l, _mm256_mul_ps(dg, _mm256_cvtepi32_ps(q)));
-        }
+  const uint8_t* ql = b;
+  const uint8_t* qh = b + 128;
+  const auto* sc = reinterpret_cast<const int8_t*>(b + 192);
+  const float d = scale_at(b + 208);
+  for (int c = 0; c < 2; ++c)
+    for (int j = 0; j < 4; ++j)
+#pragma GCC unroll 4
+      for (int h = 0; h < 4; ++h) {
+        const int l = 8 * h;
+        const __m256 dg = _mm256_set1_ps(d * static_cast<float>(sc[8 * c + 2 * j + h / 2]));
+        const __m256i lo = _mm256_and_si256(
+            _mm256_srli_epi32(u8x8(ql + 64 * c + 32 * (j % 2) + l), 4 * (j / 2)), low4);
+        const __m256i hi = _mm256_and_si256(_mm256_srli_epi32(u8x8(qh + 32 * c + l), 2 * j), low2);
+        const __m256i q = _mm256_sub_epi32(_mm256_or_si256(lo, _mm256_slli_epi32(hi, 4)), off);
+        sink(16 * c + 4 * j + h, _mm256_mul_ps(dg, _mm256_cvtepi32_ps(q)));
+      }
+}
+
+// A row of blocks expanded (the row dequantizer).
+template <class E>
+ERANK_AVX2 void rows_avx2(const uint8_t* b, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; i += E::block, b += E::bytes, y += E::block) {
+    StoreSink s{y};
+    E::run(b, s);
   }
 }
 
@@ -586,6 +626,123 @@ ERANK_AVX2 void f16_avx2(const uint8_t* b, float* y, int64_t n) {
   if (i < n) dequantize(GGMLType::F16, b + 2 * i, y + i, n - i);
 }
 
+// Dot products of rows with x in gemv's order (16 partial sums over k % 16: values 8 j .. 8 j + 7
+// of a block go to a0 for even j, a1 for odd, as a block starts at a multiple of 16), folded
+// 8, 4, 2, 1 at the end. Several rows per call share x's loads and keep 2 R FMA chains going.
+struct DotSink {
+  const float* x;
+  __m256 a0, a1;
+  ERANK_AVX2 void operator()(int j, __m256 v) {
+    if (j & 1)
+      a1 = _mm256_fmadd_ps(v, _mm256_loadu_ps(x + 8 * j), a1);
+    else
+      a0 = _mm256_fmadd_ps(v, _mm256_loadu_ps(x + 8 * j), a0);
+  }
+};
+
+ERANK_AVX2 inline float fold(__m256 a0, __m256 a1) {
+  const __m256 t = _mm256_add_ps(a0, a1);
+  __m128 u = _mm_add_ps(_mm256_castps256_ps128(t), _mm256_extractf128_ps(t, 1));
+  u = _mm_add_ps(u, _mm_movehl_ps(u, u));
+  u = _mm_add_ss(u, _mm_movehdup_ps(u));
+  return _mm_cvtss_f32(u);
+}
+
+template <class E, int R>
+ERANK_AVX2 void dot_blocks(const uint8_t* src, size_t ld, const float* x, int64_t n, float* out) {
+  DotSink s[R];
+#pragma GCC unroll 4
+  for (int r = 0; r < R; ++r) s[r] = {x, _mm256_setzero_ps(), _mm256_setzero_ps()};
+  for (int64_t i = 0; i < n; i += E::block) {
+    const size_t off = size_t(i / E::block) * E::bytes;
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r) {
+      s[r].x = x + i;
+      // A few blocks ahead: 4 interleaved rows from memory outrun the hardware prefetchers
+      // (2x on a 178 MB head).
+      _mm_prefetch(reinterpret_cast<const char*>(src + r * ld + off + 384), _MM_HINT_T0);
+      E::run(src + r * ld + off, s[r]);
+    }
+  }
+#pragma GCC unroll 4
+  for (int r = 0; r < R; ++r) out[r] = fold(s[r].a0, s[r].a1);
+}
+
+// bf16/f16 rows (no blocks, any length): 256 values of each row expanded into L1, then dotted;
+// absent lanes of the last 16 add fma(0, 0, s).
+ERANK_AVX2 inline __m256i first_lanes(int64_t n) {  // lanes < n (n clamped to 0..8)
+  const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(int(std::clamp<int64_t>(n, 0, 8))), idx);
+}
+
+template <RowDequantizer kRows, int R>
+ERANK_AVX2 void dot_elements(const uint8_t* src, size_t ld, const float* x, int64_t n, float* out) {
+  constexpr int64_t kChunk = 256;
+  alignas(32) float buf[R][kChunk];
+  __m256 a0[R], a1[R];
+#pragma GCC unroll 4
+  for (int r = 0; r < R; ++r) a0[r] = a1[r] = _mm256_setzero_ps();
+  for (int64_t k0 = 0; k0 < n; k0 += kChunk) {
+    const int64_t len = std::min(kChunk, n - k0);
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r) kRows(src + r * ld + 2 * size_t(k0), buf[r], len);
+    const float* xc = x + k0;
+    int64_t k = 0;
+    for (; k + 16 <= len; k += 16) {
+      const __m256 x0 = _mm256_loadu_ps(xc + k), x1 = _mm256_loadu_ps(xc + k + 8);
+#pragma GCC unroll 4
+      for (int r = 0; r < R; ++r) {
+        a0[r] = _mm256_fmadd_ps(_mm256_load_ps(buf[r] + k), x0, a0[r]);
+        a1[r] = _mm256_fmadd_ps(_mm256_load_ps(buf[r] + k + 8), x1, a1[r]);
+      }
+    }
+    if (k < len) {
+      const __m256i m0 = first_lanes(len - k), m1 = first_lanes(len - k - 8);
+      const __m256 x0 = _mm256_maskload_ps(xc + k, m0), x1 = _mm256_maskload_ps(xc + k + 8, m1);
+#pragma GCC unroll 4
+      for (int r = 0; r < R; ++r) {
+        a0[r] = _mm256_fmadd_ps(_mm256_maskload_ps(buf[r] + k, m0), x0, a0[r]);
+        a1[r] = _mm256_fmadd_ps(_mm256_maskload_ps(buf[r] + k + 8, m1), x1, a1[r]);
+      }
+    }
+  }
+#pragma GCC unroll 4
+  for (int r = 0; r < R; ++r) out[r] = fold(a0[r], a1[r]);
+}
+
+template <template <int> class D>
+ERANK_AVX2 void dot_rows_avx2(const uint8_t* src, size_t ld, int rows, const float* x, int64_t n,
+                              float* out) {
+  switch (rows) {
+    case 4:
+      return D<4>::run(src, ld, x, n, out);
+    case 3:
+      return D<3>::run(src, ld, x, n, out);
+    case 2:
+      return D<2>::run(src, ld, x, n, out);
+    default:
+      return D<1>::run(src, ld, x, n, out);
+  }
+}
+template <class E>
+struct Blocks {
+  template <int R>
+  struct D {
+    ERANK_AVX2 static void run(const uint8_t* s, size_t ld, const float* x, int64_t n, float* o) {
+      dot_blocks<E, R>(s, ld, x, n, o);
+    }
+  };
+};
+template <RowDequantizer kRows>
+struct Elements {
+  template <int R>
+  struct D {
+    ERANK_AVX2 static void run(const uint8_t* s, size_t ld, const float* x, int64_t n, float* o) {
+      dot_elements<kRows, R>(s, ld, x, n, o);
+    }
+  };
+};
+
 #undef ERANK_AVX2
 
 // The vectorised expansions of one instruction set, by type.
@@ -603,13 +760,38 @@ constexpr SimdKernels kAvx512{bf16_avx512,
                               q6_k_avx512};
 constexpr SimdKernels kAvx2{bf16_avx2,
                             f16_avx2,
-                            q8_0_avx2,
-                            legacy_avx2<4, false>,
-                            legacy_avx2<4, true>,
-                            legacy_avx2<5, false>,
-                            legacy_avx2<5, true>,
-                            q4_k_avx2,
-                            q6_k_avx2};
+                            rows_avx2<Q8_0Avx2>,
+                            rows_avx2<LegacyAvx2<4, false>>,
+                            rows_avx2<LegacyAvx2<4, true>>,
+                            rows_avx2<LegacyAvx2<5, false>>,
+                            rows_avx2<LegacyAvx2<5, true>>,
+                            rows_avx2<Q4_KAvx2>,
+                            rows_avx2<Q6_KAvx2>};
+
+RowDot dot_kernel(GGMLType t) {
+  switch (t) {
+    case GGMLType::BF16:
+      return dot_rows_avx2<Elements<bf16_avx2>::D>;
+    case GGMLType::F16:
+      return dot_rows_avx2<Elements<f16_avx2>::D>;
+    case GGMLType::Q8_0:
+      return dot_rows_avx2<Blocks<Q8_0Avx2>::D>;
+    case GGMLType::Q4_0:
+      return dot_rows_avx2<Blocks<LegacyAvx2<4, false>>::D>;
+    case GGMLType::Q4_1:
+      return dot_rows_avx2<Blocks<LegacyAvx2<4, true>>::D>;
+    case GGMLType::Q5_0:
+      return dot_rows_avx2<Blocks<LegacyAvx2<5, false>>::D>;
+    case GGMLType::Q5_1:
+      return dot_rows_avx2<Blocks<LegacyAvx2<5, true>>::D>;
+    case GGMLType::Q4_K:
+      return dot_rows_avx2<Blocks<Q4_KAvx2>::D>;
+    case GGMLType::Q6_K:
+      return dot_rows_avx2<Blocks<Q6_KAvx2>::D>;
+    default:
+      return nullptr;
+  }
+}
 
 RowDequantizer simd_kernel(const SimdKernels& k, GGMLType t) {
   switch (t) {
@@ -637,6 +819,8 @@ RowDequantizer simd_kernel(const SimdKernels& k, GGMLType t) {
 }
 
 }  // namespace
+
+RowDot row_dot(GGMLType t) { return simd_level() != Simd::none ? dot_kernel(t) : nullptr; }
 
 RowDequantizer row_dequantizer(GGMLType t) {
   if (const Simd simd = simd_level(); simd != Simd::none)

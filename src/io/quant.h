@@ -46,6 +46,18 @@ void dequantize(GGMLType t, const uint8_t* src, float* dst, int64_t n);
 using RowDequantizer = void (*)(const uint8_t* src, float* dst, int64_t n);
 RowDequantizer row_dequantizer(GGMLType t);
 
+// Dot products of `rows` (1 to 4) consecutive rows with x: out[r] = sum over k < n of value k of
+// row r (starting at src + r * ld; n a multiple of the block size) times x[k], summed in one fixed
+// order, the same on every CPU with AVX2: sixteen partial sums s[k % 16] = fma(w, x, s) in
+// increasing k from +0 (absent values of a last partial 16 add fma(0, 0, s)), then folded:
+// t[l] = s[l] + s[8 + l], u[l] = t[l] + t[4 + l], v[l] = u[l] + u[2 + l], v[0] + v[1]. The values
+// are the row dequantizer's, expanded in registers. For one-row products (decoding a sequence),
+// where gemm's order would need the blocks transposed. Null without AVX2 or for types without a
+// vectorised expansion.
+using RowDot = void (*)(const uint8_t* src, size_t ld, int rows, const float* x, int64_t n,
+                        float* out);
+RowDot row_dot(GGMLType t);
+
 // One block of 16 consecutive rows, transposed: dst[j * ldd + r] = value j of row r's block
 // (ldd >= 16; 16 packs them, 32 writes half of a gemm panel), where row r's block starts at
 // src + r * ld, the same bits as the row dequantizer. Rows r >= n are not read (their lanes hold
