@@ -129,6 +129,33 @@ INSTANTIATE_TEST_SUITE_P(Shapes, StoredGemm,
                                            Shape{2, 17, 256}, Shape{5, 100, 768},
                                            Shape{8, 37, 1280}, Shape{1, 192, 768}));
 
+// The vectorised row expansions (which row_dot shares) against the scalar ones, with scales that
+// are zero, subnormal, infinite or NaN in some blocks.
+TEST(StoredWeights, VectorisedRowExpansionsEqualScalar) {
+  const uint16_t specials[] = {0x0000, 0x8000, 0x0001, 0x7C00, 0xFC00, 0x7E00, 0x7C01, 0x3C00};
+  for (GGMLType t : kTypes) {
+    const int64_t blk = ggml_block_size(t), n = blk * 24;
+    auto [sw, fw] = random_weight(t, 1, n, unsigned(int(t) + 77));
+    auto* bytes = const_cast<uint8_t*>(sw.raw);
+    std::mt19937 rng{unsigned(t)};
+    if (blk > 1)
+      for (int64_t b = 0; b < 24; b += 2)
+        for (size_t off : ggml_scale_offsets(t)) {
+          const uint16_t h = specials[rng() % 8];
+          std::memcpy(bytes + size_t(b) * ggml_type_size(t) + off, &h, 2);
+        }
+    std::vector<float> want(static_cast<size_t>(n)), got(static_cast<size_t>(n));
+    dequantize(t, bytes, want.data(), n);
+    row_dequantizer(t)(bytes, got.data(), n);
+    for (int64_t i = 0; i < n; ++i) {
+      if (std::isnan(want[size_t(i)]) && std::isnan(got[size_t(i)])) continue;  // payloads: see below
+      ASSERT_EQ(std::memcmp(&want[size_t(i)], &got[size_t(i)], 4), 0)
+          << ggml_type_name(t) << " value " << i << ": " << got[size_t(i)] << " vs "
+          << want[size_t(i)];
+    }
+  }
+}
+
 // gemv_stored's order (gemv_stored.cpp), written out in scalar code: sixteen partial sums over
 // k % 16, folded 8, 4, 2, 1; then + C when accumulating.
 float dot_in_gemv_order(const float* w, const float* x, int64_t K, float c, bool accumulate) {
