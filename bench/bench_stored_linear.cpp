@@ -74,13 +74,14 @@ void run(GGMLType t, int64_t N, int64_t K, double budget, int64_t only_m) {
     erank::Act x = be->alloc(M, K), ys, yf;
     for (int64_t i = 0; i < x.size(); ++i) x.f[size_t(i)] = float(int(rng() % 2001) - 1000) * 1e-3f;
     be->set_decode_cache(false);
+    be->set_decoding(true);  // one row: gemv_stored, as in generation
     const double ts = seconds_per_call(budget, [&] { be->linear(x, w, nullptr, ys); });
     const double tf = seconds_per_call(budget, [&] { be->linear(x, wf, nullptr, yf); });
-    if (M == 1) {  // one row: dot-product order against the lanes kernel (batch-invariant mode)
+    if (M == 1) {  // one row: dot-product order against the lanes kernel (full forwards)
       erank::Act yl;
-      be->set_batch_invariant(true);
+      be->set_decoding(false);
       const double tl = seconds_per_call(budget, [&] { be->linear(x, w, nullptr, yl); });
-      be->set_batch_invariant(false);
+      be->set_decoding(true);
       fmt::print("{:<5} N {:5} K {:5} M   1  one-row kernel {:7.1f} GB/s, rows-in-lanes kernel {:7.1f} GB/s: {:5.2f}x\n",
                  codec.name, N, K, double(bytes->size()) / ts / 1e9,
                  double(bytes->size()) / tl / 1e9, tl / ts);

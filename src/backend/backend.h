@@ -173,6 +173,12 @@ class Backend {
   // copy made once per weight (the f32 path's speed, at the f32 path's memory), instead of
   // expanding their blocks on every step. The same sums either way. Off by default.
   virtual void set_decode_cache(bool /*on*/) {}
+  // Decoding steps: one-row products on weights kept in their file's type sum in dot-product
+  // order (gemv_stored: several times faster than gemm's order, which needs the blocks
+  // transposed), so a step's results differ from a full forward's by rounding (a few 1e-7 of a
+  // hidden state per layer). Off by default: forwards stay bitwise equal to the f32 path.
+  // Returns the previous setting.
+  virtual bool set_decoding(bool /*on*/) { return false; }
 
   Act alloc(int64_t rows, int64_t cols) const;         // zero-filled
   Act alloc_uninit(int64_t rows, int64_t cols) const;  // for outputs written in full

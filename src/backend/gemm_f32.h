@@ -43,9 +43,10 @@ constexpr int64_t gemm_stored_rows_max = 8;
 // (AVX-512 or AVX2), and rows close enough for 32-bit gather offsets.
 bool gemm_stored_rows_fits(const GemmF32& g);
 void gemm_stored_rows(const GemmF32& g, int threads);
-// One row (M == 1) on a stored B in dot-product order (gemv_stored.cpp gives the order): no
-// transposes, so decoding reads quantised weights at several times gemm_stored_rows' speed. Its
-// sums differ from gemm_f32's by rounding (not bitwise), the same on every AVX2 or AVX-512 CPU.
+// One row (M == 1) on a stored B in dot-product order (io/quant.h's row_dot gives the order): no
+// transposes, so decoding reads quantised weights at 1.5-2x gemm_stored_rows' speed. Its sums
+// differ from gemm_f32's by rounding (not bitwise), the same on every AVX2 or AVX-512 CPU; the
+// cpu backend runs it for decoding steps only (Backend::set_decoding).
 bool gemv_stored_fits(const GemmF32& g);
 void gemv_stored(const GemmF32& g, int threads);
 // threads > 1: runs an OpenMP team of that many; 1: runs on the calling thread (inside a task).

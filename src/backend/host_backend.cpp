@@ -162,6 +162,7 @@ class HostBackend final : public Backend {
   std::string name() const override { return kFast ? "cpu" : "reference"; }
   Precision precision() const override { return kFast ? Precision::f32 : Precision::f64; }
   void set_decode_cache(bool on) override { decode_cache_ = on; }
+  bool set_decoding(bool on) override { return std::exchange(decoding_, on); }
   bool set_batch_invariant(bool on) override {
     return kFast ? std::exchange(batch_invariant_, on) : true;
   }
@@ -224,9 +225,9 @@ class HostBackend final : public Backend {
                         .Bq = w.raw,
                         .ldbq = w.row_bytes,
                         .codec = w.codec};
-        if (!batch_invariant_ && gemv_stored_fits(g)) {
-          // Decoding one sequence: rows expanded into L1 and multiplied along k (dot-product
-          // order; a row's sums then depend on the row count, so not when batch-invariant).
+        if (decoding_ && !batch_invariant_ && gemv_stored_fits(g)) {
+          // Decoding one sequence (set_decoding): blocks expanded in registers and multiplied
+          // along k (a row's sums then depend on the row count, so not when batch-invariant).
           gemv_stored(g, nt);
         } else if (gemm_stored_rows_fits(g)) {
           // Decoding: blocks expanded with the weight's rows in the vector lanes, no panel.
@@ -750,6 +751,7 @@ class HostBackend final : public Backend {
   };
   std::map<const void*, Packed> packed_;
   bool decode_cache_ = false;
+  bool decoding_ = false;
 
   // cos and sin of every (row, frequency) angle, [rows, 2 * half]. Every layer rotates with the
   // same positions and frequencies, so the table is built once per forward and reused.

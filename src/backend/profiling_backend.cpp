@@ -28,6 +28,7 @@ class ProfilingBackend final : public Backend {
   Precision precision() const override { return in_->precision(); }
   bool set_batch_invariant(bool on) override { return in_->set_batch_invariant(on); }
   void set_decode_cache(bool on) override { in_->set_decode_cache(on); }
+  bool set_decoding(bool on) override { return in_->set_decoding(on); }
 
   void embed(const Weight& t, std::span<const int32_t> ids, Act& out) override {
     timed("embed", [&] { in_->embed(t, ids, out); });

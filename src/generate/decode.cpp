@@ -185,6 +185,12 @@ void Generator::run(const std::vector<std::vector<int32_t>>& prompts,
                     const std::function<void(size_t, GenResult&&)>& on_done,
                     const std::function<void(int64_t, int64_t)>& on_progress) {
   if (prompts.empty()) return;
+  // One-row steps in dot-product order while this runs; the caller's setting comes back after.
+  struct Decoding {
+    Backend& be;
+    bool prev = be.set_decoding(true);
+    ~Decoding() { be.set_decoding(prev); }
+  } decoding{be_};
   const ModelConfig& c = model_.config();
   context_ =
       opt_.max_context > 0 ? opt_.max_context : default_context(c, prompts, opt_.max_new_tokens);

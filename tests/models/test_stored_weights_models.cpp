@@ -124,11 +124,13 @@ TEST_P(StoredVsF32, HiddenStatesLogitsAndLossAgree) {
               GetParam().c_str(), worst_h, worst_l, worst_loss);
 }
 
-// Greedy decoding through the KV cache (prompt, then one-token steps: the few-row products that
-// expand the stored blocks per call): the same token ids and the same logits as the f32 path.
+// Greedy decoding through the KV cache (prompt, then one-token steps: the one-row products that
+// expand the stored blocks per call in dot-product order, as erank generate runs them): the same
+// token ids as the f32 path, and logits within rounding of it.
 std::vector<int32_t> greedy(const Model& m, Backend& be, std::vector<int32_t> ids, int n,
                             std::vector<float>* logits) {
   KVCache cache(m.config(), be, 1, int64_t(ids.size()) + n);
+  be.set_decoding(true);
   std::vector<int32_t> step = ids, out;
   for (int i = 0; i < n; ++i) {
     CollectSink sink({}, true);
