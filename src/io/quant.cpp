@@ -540,14 +540,16 @@ ERANK_AVX2_INLINE inline void LegacyAvx2<kBits, kMin>::run(const uint8_t* b, Sin
       lo = _mm256_sub_epi32(lo, off);
       hi = _mm256_sub_epi32(hi, off);
     }
-    __m256 vl = _mm256_mul_ps(d, _mm256_cvtepi32_ps(lo)),
-           vh = _mm256_mul_ps(d, _mm256_cvtepi32_ps(hi));
+    // d * q + m: d (an f16) times q (< 32) is exact in f32, so one rounding either way and the
+    // fused form is the same value as numpy's product-then-add, in one instruction.
+    const __m256 ql = _mm256_cvtepi32_ps(lo), qh8 = _mm256_cvtepi32_ps(hi);
     if constexpr (kMin) {
-      vl = _mm256_add_ps(vl, m);
-      vh = _mm256_add_ps(vh, m);
+      sink(h, _mm256_fmadd_ps(d, ql, m));
+      sink(2 + h, _mm256_fmadd_ps(d, qh8, m));
+    } else {
+      sink(h, _mm256_mul_ps(d, ql));
+      sink(2 + h, _mm256_mul_ps(d, qh8));
     }
-    sink(h, vl);
-    sink(2 + h, vh);
   }
 }
 
@@ -571,7 +573,9 @@ ERANK_AVX2_INLINE inline void Q4_KAvx2::run(const uint8_t* b, Sink& sink) {
 #pragma GCC unroll 4
     for (int h = 0; h < 4; ++h) {
       const __m256i q = _mm256_and_si256(_mm256_srli_epi32(u8x8(qs + c * 32 + 8 * h), shift), low4);
-      sink(4 * g + h, _mm256_sub_ps(_mm256_mul_ps(dg, _mm256_cvtepi32_ps(q)), mg));
+      // (d sc) q - dmin m: d sc (11 x 6 bits) and its product with q (4 bits) are exact in f32,
+      // so the fused form rounds once, as the product-then-subtract does.
+      sink(4 * g + h, _mm256_fmsub_ps(dg, _mm256_cvtepi32_ps(q), mg));
     }
   }
 }
