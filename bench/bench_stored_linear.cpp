@@ -82,9 +82,11 @@ void run(GGMLType t, int64_t N, int64_t K, double budget, int64_t only_m) {
       be->set_decoding(false);
       const double tl = seconds_per_call(budget, [&] { be->linear(x, w, nullptr, yl); });
       be->set_decoding(true);
-      fmt::print("{:<5} N {:5} K {:5} M   1  one-row kernel {:7.1f} GB/s, rows-in-lanes kernel {:7.1f} GB/s: {:5.2f}x\n",
-                 codec.name, N, K, double(bytes->size()) / ts / 1e9,
-                 double(bytes->size()) / tl / 1e9, tl / ts);
+      fmt::print(
+          "{:<5} N {:5} K {:5} M   1  one-row kernel {:7.1f} GB/s, rows-in-lanes kernel {:7.1f} "
+          "GB/s: {:5.2f}x\n",
+          codec.name, N, K, double(bytes->size()) / ts / 1e9, double(bytes->size()) / tl / 1e9,
+          tl / ts);
     }
     const bool same = std::memcmp(ys.f.data(), yf.f.data(), ys.f.size() * 4) == 0;
     double num = 0, den = 0;  // one row sums in dot-product order: rounding apart

@@ -26,7 +26,9 @@ void group_dot(const GemmF32& g, int64_t n0) {
 
 }  // namespace
 
-bool gemv_stored_fits(const GemmF32& g) { return g.M == 1 && g.codec && g.codec->dot_rows; }
+bool gemv_stored_fits(const GemmF32& g) {
+  return g.M == 1 && g.codec && g.codec->dot_rows;
+}
 
 void gemv_stored(const GemmF32& g, int threads) {
   ERANK_CHECK(gemv_stored_fits(g), "gemv_stored: {} rows, codec {}", g.M,

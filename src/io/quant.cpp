@@ -678,8 +678,7 @@ ERANK_AVX2 void dot_blocks(const uint8_t* src, size_t ld, const float* x, int64_
 #pragma GCC unroll 4
     for (int r = 0; r < R; ++r) {
       s[r].x = x + i;
-      _mm_prefetch(reinterpret_cast<const char*>(src + r * ld + off + kPrefetchAhead),
-                   _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(src + r * ld + off + kPrefetchAhead), _MM_HINT_T0);
       E::run(src + r * ld + off, s[r]);
     }
   }
@@ -840,7 +839,9 @@ RowDequantizer simd_kernel(const SimdKernels& k, GGMLType t) {
 
 }  // namespace
 
-RowDot row_dot(GGMLType t) { return simd_level() != Simd::none ? dot_kernel(t) : nullptr; }
+RowDot row_dot(GGMLType t) {
+  return simd_level() != Simd::none ? dot_kernel(t) : nullptr;
+}
 
 RowDequantizer row_dequantizer(GGMLType t) {
   if (const Simd simd = simd_level(); simd != Simd::none)

@@ -13,9 +13,8 @@ const WeightCodec& weight_codec(GGMLType t) {
     for (GGMLType g : {GGMLType::F16, GGMLType::BF16, GGMLType::Q4_0, GGMLType::Q4_1,
                        GGMLType::Q5_0, GGMLType::Q5_1, GGMLType::Q8_0, GGMLType::Q2_K,
                        GGMLType::Q3_K, GGMLType::Q4_K, GGMLType::Q5_K, GGMLType::Q6_K})
-      m[g] = WeightCodec{ggml_type_name(g).data(), ggml_block_size(g), ggml_type_size(g),
-                         row_dequantizer(g), column_dequantizer(g),
-                         row_dot(g)};
+      m[g] = WeightCodec{ggml_type_name(g).data(), ggml_block_size(g),    ggml_type_size(g),
+                         row_dequantizer(g),       column_dequantizer(g), row_dot(g)};
     return m;
   }();
   auto it = table.find(t);

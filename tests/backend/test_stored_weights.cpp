@@ -148,7 +148,8 @@ TEST(StoredWeights, VectorisedRowExpansionsEqualScalar) {
     dequantize(t, bytes, want.data(), n);
     row_dequantizer(t)(bytes, got.data(), n);
     for (int64_t i = 0; i < n; ++i) {
-      if (std::isnan(want[size_t(i)]) && std::isnan(got[size_t(i)])) continue;  // payloads: see below
+      if (std::isnan(want[size_t(i)]) && std::isnan(got[size_t(i)]))
+        continue;  // payloads: see below
       ASSERT_EQ(std::memcmp(&want[size_t(i)], &got[size_t(i)], 4), 0)
           << ggml_type_name(t) << " value " << i << ": " << got[size_t(i)] << " vs "
           << want[size_t(i)];
@@ -183,7 +184,8 @@ TEST(StoredWeights, OneRowProductSumsInItsDocumentedOrder) {
     ++checked;
     const int64_t blk = ggml_block_size(t);
     for (int64_t N : {1, 6, 35})
-      for (int64_t K : {blk == 1 ? int64_t(37) : blk, blk == 1 ? int64_t(600) : 3 * blk, int64_t(1536)}) {
+      for (int64_t K :
+           {blk == 1 ? int64_t(37) : blk, blk == 1 ? int64_t(600) : 3 * blk, int64_t(1536)}) {
         auto [sw, fw] = random_weight(t, N, K, unsigned(N * 17 + K + int(t)));
         std::mt19937 rng(unsigned(N + K));
         std::normal_distribution<float> nd(0.0f, 1.0f);
@@ -204,8 +206,8 @@ TEST(StoredWeights, OneRowProductSumsInItsDocumentedOrder) {
               const float* w = fw.values() + n * K;
               const float want = dot_in_gemv_order(w, x.data(), K, C0[size_t(n)], acc);
               ASSERT_EQ(std::memcmp(&got[size_t(n)], &want, 4), 0)
-                  << ggml_type_name(t) << " N " << N << " K " << K << " row " << n << " acc "
-                  << acc << " threads " << threads << ": " << got[size_t(n)] << " vs " << want;
+                  << ggml_type_name(t) << " N " << N << " K " << K << " row " << n << " acc " << acc
+                  << " threads " << threads << ": " << got[size_t(n)] << " vs " << want;
               double exact = acc ? double(C0[size_t(n)]) : 0.0, mag = std::fabs(exact);
               for (int64_t k = 0; k < K; ++k) {
                 exact += double(w[k]) * x[size_t(k)];
