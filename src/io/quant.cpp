@@ -670,20 +670,32 @@ ERANK_AVX2 inline float fold(__m256 a0, __m256 a1) {
 constexpr int64_t kPrefetchAhead = 2048;
 template <class E, int R>
 ERANK_AVX2 void dot_blocks(const uint8_t* src, size_t ld, const float* x, int64_t n, float* out) {
-  DotSink s[R];
-#pragma GCC unroll 4
-  for (int r = 0; r < R; ++r) s[r] = {x, _mm256_setzero_ps(), _mm256_setzero_ps()};
+  // One named sink per row, not an array: GCC keeps an array's sums in memory (its scalar
+  // replacement runs before the row loop is unrolled), a store and a reload on every FMA chain.
+  const __m256 z = _mm256_setzero_ps();
+  DotSink s0{x, z, z}, s1{x, z, z}, s2{x, z, z}, s3{x, z, z};
   for (int64_t i = 0; i < n; i += E::block) {
-    const size_t off = size_t(i / E::block) * E::bytes;
-#pragma GCC unroll 4
-    for (int r = 0; r < R; ++r) {
-      s[r].x = x + i;
-      _mm_prefetch(reinterpret_cast<const char*>(src + r * ld + off + kPrefetchAhead), _MM_HINT_T0);
-      E::run(src + r * ld + off, s[r]);
+    const uint8_t* b = src + size_t(i / E::block) * E::bytes;
+    s0.x = s1.x = s2.x = s3.x = x + i;
+    _mm_prefetch(reinterpret_cast<const char*>(b + kPrefetchAhead), _MM_HINT_T0);
+    E::run(b, s0);
+    if constexpr (R > 1) {
+      _mm_prefetch(reinterpret_cast<const char*>(b + ld + kPrefetchAhead), _MM_HINT_T0);
+      E::run(b + ld, s1);
+    }
+    if constexpr (R > 2) {
+      _mm_prefetch(reinterpret_cast<const char*>(b + 2 * ld + kPrefetchAhead), _MM_HINT_T0);
+      E::run(b + 2 * ld, s2);
+    }
+    if constexpr (R > 3) {
+      _mm_prefetch(reinterpret_cast<const char*>(b + 3 * ld + kPrefetchAhead), _MM_HINT_T0);
+      E::run(b + 3 * ld, s3);
     }
   }
-#pragma GCC unroll 4
-  for (int r = 0; r < R; ++r) out[r] = fold(s[r].a0, s[r].a1);
+  out[0] = fold(s0.a0, s0.a1);
+  if constexpr (R > 1) out[1] = fold(s1.a0, s1.a1);
+  if constexpr (R > 2) out[2] = fold(s2.a0, s2.a1);
+  if constexpr (R > 3) out[3] = fold(s3.a0, s3.a1);
 }
 
 // bf16/f16 rows (no blocks, any length): 256 values of each row expanded into L1, then dotted;
