@@ -36,10 +36,10 @@ if [ "${ERANK_QUICK:-0}" != 1 ]; then
     corpus="fuzz/corpus/${name#fuzz_}"
     work="$(mktemp -d)"
     [ -d "$corpus" ] && cp -r "$corpus"/. "$work"/
-    echo "-- $name (${ERANK_FUZZ_SECONDS:-20}s)"
+    echo "-- $name (${ERANK_FUZZ_SECONDS:-12}s)"
     # A finding prints its report and the input (written to fuzz-artifacts/) and fails the run.
     mkdir -p fuzz-artifacts
-    if ! ASAN_OPTIONS=detect_leaks=0 "$f" -max_total_time="${ERANK_FUZZ_SECONDS:-20}" \
+    if ! ASAN_OPTIONS=detect_leaks=0 "$f" -max_total_time="${ERANK_FUZZ_SECONDS:-12}" \
       -max_len=65536 -timeout=30 -print_final_stats=1 -artifact_prefix=fuzz-artifacts/ "$work" >"$work.log" 2>&1; then
       grep -v '^#[0-9]' "$work.log" | tail -80
       echo "fuzz: $name failed; the input is in fuzz-artifacts/"
