@@ -493,120 +493,112 @@ struct Q8_0Avx2 {
   static constexpr int block = QK;
   static constexpr size_t bytes = 34;
   template <class Sink>
-  ERANK_AVX2_INLINE static void run(const uint8_t* b, Sink& sink);
-};
-template <class Sink>
-ERANK_AVX2_INLINE inline void Q8_0Avx2::run(const uint8_t* b, Sink& sink) {
-  const __m256 d = scale8(b);
+  ERANK_AVX2_INLINE static void run(const uint8_t* b, Sink& sink) {
+    const __m256 d = scale8(b);
 #pragma GCC unroll 4
-  for (int h = 0; h < 4; ++h) {
-    const __m128i q = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(b + 2 + 8 * h));
-    sink(h, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q)), d));
+    for (int h = 0; h < 4; ++h) {
+      const __m128i q = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(b + 2 + 8 * h));
+      sink(h, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q)), d));
+    }
   }
-}
+};
 
 template <int kBits, bool kMin>
 struct LegacyAvx2 {
   static constexpr int block = QK;
   static constexpr size_t bytes = 2 + (kMin ? 2 : 0) + (kBits == 5 ? 4 : 0) + 16;
   template <class Sink>
-  ERANK_AVX2_INLINE static void run(const uint8_t* b, Sink& sink);
-};
-template <int kBits, bool kMin>
-template <class Sink>
-ERANK_AVX2_INLINE inline void LegacyAvx2<kBits, kMin>::run(const uint8_t* b, Sink& sink) {
-  constexpr size_t kBytes = bytes;
-  const __m256i low4 = _mm256_set1_epi32(0x0F), bit4 = _mm256_set1_epi32(16);
-  const __m256i off = _mm256_set1_epi32(kBits == 5 ? 16 : 8);
-  const __m256 d = scale8(b);
-  const __m256 m = kMin ? scale8(b + 2) : _mm256_setzero_ps();
-  const uint8_t* qs = b + kBytes - 16;
-  uint32_t qh = 0;
-  if constexpr (kBits == 5) std::memcpy(&qh, qs - 4, 4);
-  // Bit v of qh is bit 4 of value v: shifted there by lane (qh << 4 >> v for v < 16, and
-  // qh >> 12 >> (v - 16) above).
-  const __m256i hl = _mm256_set1_epi32(int(qh << 4)), hh = _mm256_set1_epi32(int(qh >> 12));
+  ERANK_AVX2_INLINE static void run(const uint8_t* b, Sink& sink) {
+    const __m256i low4 = _mm256_set1_epi32(0x0F), bit4 = _mm256_set1_epi32(16);
+    const __m256i off = _mm256_set1_epi32(kBits == 5 ? 16 : 8);
+    const __m256 d = scale8(b);
+    const __m256 m = kMin ? scale8(b + 2) : _mm256_setzero_ps();
+    const uint8_t* qs = b + bytes - 16;
+    uint32_t qh = 0;
+    if constexpr (kBits == 5) std::memcpy(&qh, qs - 4, 4);
+    // Bit v of qh is bit 4 of value v: shifted there by lane (qh << 4 >> v for v < 16, and
+    // qh >> 12 >> (v - 16) above).
+    const __m256i hl = _mm256_set1_epi32(int(qh << 4)), hh = _mm256_set1_epi32(int(qh >> 12));
 #pragma GCC unroll 2
-  for (int h = 0; h < 2; ++h) {  // values 8 h .. 8 h + 7 (low nibbles), 16 + those (high)
-    const __m256i q = u8x8(qs + 8 * h);
-    __m256i lo = _mm256_and_si256(q, low4), hi = _mm256_srli_epi32(q, 4);
-    if constexpr (kBits == 5) {
-      const __m256i v = _mm256_setr_epi32(8 * h, 8 * h + 1, 8 * h + 2, 8 * h + 3, 8 * h + 4,
-                                          8 * h + 5, 8 * h + 6, 8 * h + 7);
-      lo = _mm256_or_si256(lo, _mm256_and_si256(_mm256_srlv_epi32(hl, v), bit4));
-      hi = _mm256_or_si256(hi, _mm256_and_si256(_mm256_srlv_epi32(hh, v), bit4));
-    }
-    if constexpr (!kMin) {
-      lo = _mm256_sub_epi32(lo, off);
-      hi = _mm256_sub_epi32(hi, off);
-    }
-    // d * q + m: d (an f16) times q (< 32) is exact in f32, so one rounding either way and the
-    // fused form is the same value as numpy's product-then-add, in one instruction.
-    const __m256 ql = _mm256_cvtepi32_ps(lo), qh8 = _mm256_cvtepi32_ps(hi);
-    if constexpr (kMin) {
-      sink(h, _mm256_fmadd_ps(d, ql, m));
-      sink(2 + h, _mm256_fmadd_ps(d, qh8, m));
-    } else {
-      sink(h, _mm256_mul_ps(d, ql));
-      sink(2 + h, _mm256_mul_ps(d, qh8));
+    for (int h = 0; h < 2; ++h) {  // values 8 h .. 8 h + 7 (low nibbles), 16 + those (high)
+      const __m256i q = u8x8(qs + 8 * h);
+      __m256i lo = _mm256_and_si256(q, low4), hi = _mm256_srli_epi32(q, 4);
+      if constexpr (kBits == 5) {
+        const __m256i v = _mm256_setr_epi32(8 * h, 8 * h + 1, 8 * h + 2, 8 * h + 3, 8 * h + 4,
+                                            8 * h + 5, 8 * h + 6, 8 * h + 7);
+        lo = _mm256_or_si256(lo, _mm256_and_si256(_mm256_srlv_epi32(hl, v), bit4));
+        hi = _mm256_or_si256(hi, _mm256_and_si256(_mm256_srlv_epi32(hh, v), bit4));
+      }
+      if constexpr (!kMin) {
+        lo = _mm256_sub_epi32(lo, off);
+        hi = _mm256_sub_epi32(hi, off);
+      }
+      // d * q + m: d (an f16) times q (< 32) is exact in f32, so one rounding either way and the
+      // fused form is the same value as numpy's product-then-add, in one instruction.
+      const __m256 ql = _mm256_cvtepi32_ps(lo), qh8 = _mm256_cvtepi32_ps(hi);
+      if constexpr (kMin) {
+        sink(h, _mm256_fmadd_ps(d, ql, m));
+        sink(2 + h, _mm256_fmadd_ps(d, qh8, m));
+      } else {
+        sink(h, _mm256_mul_ps(d, ql));
+        sink(2 + h, _mm256_mul_ps(d, qh8));
+      }
     }
   }
-}
+};
 
 struct Q4_KAvx2 {
   static constexpr int block = QKK;
   static constexpr size_t bytes = 144;
   template <class Sink>
-  ERANK_AVX2_INLINE static void run(const uint8_t* b, Sink& sink);
-};
-template <class Sink>
-ERANK_AVX2_INLINE inline void Q4_KAvx2::run(const uint8_t* b, Sink& sink) {
-  const __m256i low4 = _mm256_set1_epi32(0x0F);
-  const float d = scale_at(b), dmin = scale_at(b + 2);
-  int sc[8], mn[8];
-  k_scale_min(b + 4, sc, mn);
-  const uint8_t* qs = b + 16;
-  for (int g = 0; g < 8; ++g) {
-    const __m256 dg = _mm256_set1_ps(d * static_cast<float>(sc[g]));
-    const __m256 mg = _mm256_set1_ps(dmin * static_cast<float>(mn[g]));
-    const int c = g / 2, shift = 4 * (g % 2);
+  ERANK_AVX2_INLINE static void run(const uint8_t* b, Sink& sink) {
+    const __m256i low4 = _mm256_set1_epi32(0x0F);
+    const float d = scale_at(b), dmin = scale_at(b + 2);
+    int sc[8], mn[8];
+    k_scale_min(b + 4, sc, mn);
+    const uint8_t* qs = b + 16;
+    for (int g = 0; g < 8; ++g) {
+      const __m256 dg = _mm256_set1_ps(d * static_cast<float>(sc[g]));
+      const __m256 mg = _mm256_set1_ps(dmin * static_cast<float>(mn[g]));
+      const int c = g / 2, shift = 4 * (g % 2);
 #pragma GCC unroll 4
-    for (int h = 0; h < 4; ++h) {
-      const __m256i q = _mm256_and_si256(_mm256_srli_epi32(u8x8(qs + c * 32 + 8 * h), shift), low4);
-      // (d sc) q - dmin m: d sc (11 x 6 bits) and its product with q (4 bits) are exact in f32,
-      // so the fused form rounds once, as the product-then-subtract does.
-      sink(4 * g + h, _mm256_fmsub_ps(dg, _mm256_cvtepi32_ps(q), mg));
+      for (int h = 0; h < 4; ++h) {
+        const __m256i q =
+            _mm256_and_si256(_mm256_srli_epi32(u8x8(qs + c * 32 + 8 * h), shift), low4);
+        // (d sc) q - dmin m: d sc (11 x 6 bits) and its product with q (4 bits) are exact in f32,
+        // so the fused form rounds once, as the product-then-subtract does.
+        sink(4 * g + h, _mm256_fmsub_ps(dg, _mm256_cvtepi32_ps(q), mg));
+      }
     }
   }
-}
+};
 
 struct Q6_KAvx2 {
   static constexpr int block = QKK;
   static constexpr size_t bytes = 210;
   template <class Sink>
-  ERANK_AVX2_INLINE static void run(const uint8_t* b, Sink& sink);
-};
-template <class Sink>
-ERANK_AVX2_INLINE inline void Q6_KAvx2::run(const uint8_t* b, Sink& sink) {
-  const __m256i low4 = _mm256_set1_epi32(0x0F), low2 = _mm256_set1_epi32(0x03);
-  const __m256i off = _mm256_set1_epi32(32);
-  const uint8_t* ql = b;
-  const uint8_t* qh = b + 128;
-  const auto* sc = reinterpret_cast<const int8_t*>(b + 192);
-  const float d = scale_at(b + 208);
-  for (int c = 0; c < 2; ++c)
-    for (int j = 0; j < 4; ++j)
+  ERANK_AVX2_INLINE static void run(const uint8_t* b, Sink& sink) {
+    const __m256i low4 = _mm256_set1_epi32(0x0F), low2 = _mm256_set1_epi32(0x03);
+    const __m256i off = _mm256_set1_epi32(32);
+    const uint8_t* ql = b;
+    const uint8_t* qh = b + 128;
+    const auto* sc = reinterpret_cast<const int8_t*>(b + 192);
+    const float d = scale_at(b + 208);
+    for (int c = 0; c < 2; ++c)
+      for (int j = 0; j < 4; ++j)
 #pragma GCC unroll 4
-      for (int h = 0; h < 4; ++h) {
-        const int l = 8 * h;
-        const __m256 dg = _mm256_set1_ps(d * static_cast<float>(sc[8 * c + 2 * j + h / 2]));
-        const __m256i lo = _mm256_and_si256(
-            _mm256_srli_epi32(u8x8(ql + 64 * c + 32 * (j % 2) + l), 4 * (j / 2)), low4);
-        const __m256i hi = _mm256_and_si256(_mm256_srli_epi32(u8x8(qh + 32 * c + l), 2 * j), low2);
-        const __m256i q = _mm256_sub_epi32(_mm256_or_si256(lo, _mm256_slli_epi32(hi, 4)), off);
-        sink(16 * c + 4 * j + h, _mm256_mul_ps(dg, _mm256_cvtepi32_ps(q)));
-      }
-}
+        for (int h = 0; h < 4; ++h) {
+          const int l = 8 * h;
+          const __m256 dg = _mm256_set1_ps(d * static_cast<float>(sc[8 * c + 2 * j + h / 2]));
+          const __m256i lo = _mm256_and_si256(
+              _mm256_srli_epi32(u8x8(ql + 64 * c + 32 * (j % 2) + l), 4 * (j / 2)), low4);
+          const __m256i hi =
+              _mm256_and_si256(_mm256_srli_epi32(u8x8(qh + 32 * c + l), 2 * j), low2);
+          const __m256i q = _mm256_sub_epi32(_mm256_or_si256(lo, _mm256_slli_epi32(hi, 4)), off);
+          sink(16 * c + 4 * j + h, _mm256_mul_ps(dg, _mm256_cvtepi32_ps(q)));
+        }
+  }
+};
 
 // A row of blocks expanded (the row dequantizer).
 template <class E>
