@@ -1,6 +1,8 @@
 #include "generate/sampler.h"
 
+#include <algorithm>
 #include <cmath>
+#include <iterator>
 #include <limits>
 #include <vector>
 
@@ -18,6 +20,25 @@ uint64_t splitmix64(uint64_t& x) {
 
 uint64_t rotl(uint64_t x, int k) {
   return (x << k) | (x >> (64 - k));
+}
+
+// The first index of the largest non-NaN logit; all NaN: the last index (torch.argmax would
+// say NaN; we keep the old loop's answer). Two passes that vectorise, since one pass comparing
+// against logits[best] took 1 ms of Gemma-3's 25 ms decoding step (262k logits).
+int32_t argmax(std::span<const float> logits) {
+  constexpr size_t kLanes = 16;
+  float lane[kLanes];
+  std::fill(std::begin(lane), std::end(lane), -std::numeric_limits<float>::infinity());
+  size_t i = 0;
+  for (; i + kLanes <= logits.size(); i += kLanes)
+    for (size_t l = 0; l < kLanes; ++l)  // NaN compares false: skipped
+      lane[l] = logits[i + l] > lane[l] ? logits[i + l] : lane[l];
+  float m = -std::numeric_limits<float>::infinity();
+  for (; i < logits.size(); ++i) m = logits[i] > m ? logits[i] : m;
+  for (float v : lane) m = v > m ? v : m;
+  for (size_t j = 0; j < logits.size(); ++j)
+    if (logits[j] == m) return static_cast<int32_t>(j);
+  return static_cast<int32_t>(logits.size() - 1);
 }
 
 }  // namespace
@@ -44,12 +65,7 @@ double Rng::uniform() {
 
 int32_t pick_token(std::span<const float> logits, bool do_sample, Rng& rng) {
   ERANK_CHECK(!logits.empty(), "empty logits row");
-  if (!do_sample) {
-    size_t best = 0;
-    for (size_t i = 1; i < logits.size(); ++i)
-      if (logits[i] > logits[best] || std::isnan(logits[best])) best = i;
-    return static_cast<int32_t>(best);
-  }
+  if (!do_sample) return argmax(logits);
   double m = -std::numeric_limits<double>::infinity();
   for (float v : logits)
     if (v > m) m = v;

@@ -217,6 +217,29 @@ TEST(Sampling, GreedyIsFirstArgmax) {
   EXPECT_EQ(pick_token(nan_first, false, rng), 2);
 }
 
+// Long rows take the lane-wise pass: the first index of the largest non-NaN value, wherever the
+// ties, NaNs and the tail fall, as a plain scan finds it.
+TEST(Sampling, GreedyOnLongRowsIsTheFirstArgmaxOfAScan) {
+  Rng rng(7), draw(11);
+  for (size_t n : {16, 17, 31, 1000, 262147}) {
+    for (int trial = 0; trial < 4; ++trial) {
+      std::vector<float> x(n);
+      for (float& v : x) v = float(draw.next() % 64) - 80;  // few distinct values: many ties
+      for (size_t k = 0; k < n / 7; ++k) x[draw.next() % n] = std::nanf("");
+      if (trial == 1) x[n - 1] = 100;                           // the maximum in the tail
+      if (trial == 2) x[draw.next() % n] = x[draw.next() % n] = 100;  // two, anywhere
+      if (trial == 3) std::fill(x.begin(), x.end(), std::nanf(""));
+      bool any = false;
+      float m = 0;
+      for (float v : x)
+        if (!std::isnan(v) && (!any || v > m)) m = v, any = true;
+      size_t first = n - 1;  // all NaN: the last index
+      if (any) first = size_t(std::find(x.begin(), x.end(), m) - x.begin());
+      EXPECT_EQ(pick_token(x, false, rng), int32_t(first)) << "n " << n << " trial " << trial;
+    }
+  }
+}
+
 TEST(Sampling, SameSeedSameDraws) {
   std::vector<float> x(1000);
   for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(std::sin(i * 0.37) * 3);
