@@ -226,7 +226,7 @@ TEST(Sampling, GreedyOnLongRowsIsTheFirstArgmaxOfAScan) {
       std::vector<float> x(n);
       for (float& v : x) v = float(draw.next() % 64) - 80;  // few distinct values: many ties
       for (size_t k = 0; k < n / 7; ++k) x[draw.next() % n] = std::nanf("");
-      if (trial == 1) x[n - 1] = 100;                           // the maximum in the tail
+      if (trial == 1) x[n - 1] = 100;                                 // the maximum in the tail
       if (trial == 2) x[draw.next() % n] = x[draw.next() % n] = 100;  // two, anywhere
       if (trial == 3) std::fill(x.begin(), x.end(), std::nanf(""));
       bool any = false;
