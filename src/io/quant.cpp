@@ -133,7 +133,7 @@ void deq_q3_k(const uint8_t* b, float* y) {  // hmask[32] qs[64] scales[12] d
 }
 
 // The 8 six-bit (scale, min) pairs packed in 12 bytes, shared by Q4_K and Q5_K.
-void k_scale_min(const uint8_t* s, int* sc, int* mn) {
+inline void k_scale_min(const uint8_t* s, int* sc, int* mn) {
   for (int j = 0; j < 4; ++j) {
     sc[j] = s[j] & 0x3F;
     mn[j] = s[4 + j] & 0x3F;
@@ -556,6 +556,8 @@ struct Q4_KAvx2 {
     int sc[8], mn[8];
     k_scale_min(b + 4, sc, mn);
     const uint8_t* qs = b + 16;
+    // Unrolled: the shifts become immediates, and the scales' arrays registers.
+#pragma GCC unroll 8
     for (int g = 0; g < 8; ++g) {
       const __m256 dg = _mm256_set1_ps(d * static_cast<float>(sc[g]));
       const __m256 mg = _mm256_set1_ps(dmin * static_cast<float>(mn[g]));
@@ -584,6 +586,7 @@ struct Q6_KAvx2 {
     const auto* sc = reinterpret_cast<const int8_t*>(b + 192);
     const float d = scale_at(b + 208);
     for (int c = 0; c < 2; ++c)
+#pragma GCC unroll 4  // the shifts become immediates
       for (int j = 0; j < 4; ++j)
 #pragma GCC unroll 4
         for (int h = 0; h < 4; ++h) {
