@@ -22,6 +22,24 @@
 
 namespace erank {
 
+void Backend::reuse_uninit(Act& a, int64_t rows, int64_t cols) const {
+  const auto n = static_cast<size_t>(rows * cols);
+  a.rows = rows;
+  a.cols = cols;
+  a.prec = precision();
+  auto fit = [n](auto& v) {
+    if (v.capacity() < n) v = {};  // no copy of the old values into the new buffer
+    v.resize(n);
+  };
+  if (a.prec == Precision::f32) {
+    a.d = {};
+    fit(a.f);
+  } else {
+    a.f = {};
+    fit(a.d);
+  }
+}
+
 namespace {
 
 constexpr size_t kHuge = size_t(8) << 20;
@@ -196,7 +214,8 @@ class HostBackend final : public Backend {
     ERANK_CHECK(w.dim(1) == I, "linear: weight [{}, {}] vs input width {}", O, w.dim(1), I);
     ERANK_CHECK(!b || b->numel() == O, "linear: bias has {} values, output width {}",
                 b ? b->numel() : 0, O);
-    y = alloc_uninit(R, O);
+    ERANK_CHECK(&y != &x, "linear: the output cannot be the input");
+    reuse_uninit(y, R, O);
     T* yo = data<T>(y);
     const T* xi = data<T>(x);
     if constexpr (kFast) {

@@ -68,6 +68,7 @@ void output_taps(Backend& be, const Act& y, const Weight& head, double softcap, 
     // Blocks of whole row tiles; a last block of at most 64 rows (which the cpu backend would
     // multiply on another kernel) joins the one before it.
     std::vector<int64_t> rows;
+    Act logits;  // one buffer for every block (the backend writes into its storage)
     for (int64_t r0 = 0; r0 < y.rows;) {
       int64_t r1 = std::min(y.rows, r0 + block);
       if (y.rows - r1 <= 64) r1 = y.rows;
@@ -75,7 +76,7 @@ void output_taps(Backend& be, const Act& y, const Weight& head, double softcap, 
       for (int64_t r = r0; r < r1; ++r) rows[size_t(r - r0)] = r;
       Act part;
       be.gather_rows(y, rows, part);
-      Act logits = project(be, part, {&head, nullptr});
+      be.linear(part, head, nullptr, logits);
       if (softcap > 0) be.softcap(logits, softcap);
       sink.on_logit_rows(logits, r0, in.seqs);
       r0 = r1;
