@@ -182,8 +182,8 @@ class Backend {
 
   Act alloc(int64_t rows, int64_t cols) const;         // zero-filled
   Act alloc_uninit(int64_t rows, int64_t cols) const;  // for outputs written in full
-  // The same, in a's own storage when it has room: a 262k-vocabulary logits block (268 MB) in
-  // fresh memory cost page faults and zeroing on every block, 5% of Gemma-3's `erank loss`.
+  // The same, in a's own storage when it has room: a 262k-vocabulary logits block (268 MB, over
+  // the block cache's limit) in fresh memory was faulted in and zeroed afresh on every block.
   void reuse_uninit(Act& a, int64_t rows, int64_t cols) const;
 
   // out[r] = table[ids[r]] (table [V, cols]); ids are validated by the caller.

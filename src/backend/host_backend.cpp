@@ -129,13 +129,7 @@ Act Backend::alloc(int64_t rows, int64_t cols) const {
 
 Act Backend::alloc_uninit(int64_t rows, int64_t cols) const {
   Act a;
-  a.rows = rows;
-  a.cols = cols;
-  a.prec = precision();
-  if (a.prec == Precision::f32)
-    a.f.resize(static_cast<size_t>(rows * cols));
-  else
-    a.d.resize(static_cast<size_t>(rows * cols));
+  reuse_uninit(a, rows, cols);
   return a;
 }
 

@@ -473,7 +473,7 @@ ERANK_AVX2 inline __m256i u8x8(const uint8_t* p) {
 // A block's f16 scale in all 8 lanes, broadcast as f16 and converted (2 instructions, where
 // scale_at and a broadcast take 9). No test for infinities and NaNs: the conversion gives the same
 // infinities, and a NaN scale only quiets earlier (vcvtph2ps quiets a signalling NaN, which the
-// product with q then does anyway). The test and branch cost 20% of row_dot's Q4_1 speed.
+// product with q then does anyway). Without the test and branch, row_dot's Q4_1 runs 1.27x faster.
 ERANK_AVX2 inline __m256 scale8(const uint8_t* p) {
   int16_t h;
   std::memcpy(&h, p, 2);
@@ -660,7 +660,7 @@ ERANK_AVX2 inline float fold(__m256 a0, __m256 a1) {
 
 // Bytes ahead of each row's block that the rows' next bytes are fetched from: 4 interleaved rows
 // read from memory outrun the hardware prefetchers (2x on Gemma-3's 178 MB head; 4096 bytes ahead
-// beat 2048 by 5-20% there, and 2048 beat 384 by about 10%).
+// beat 2048 by 5-20% in a standalone kernel on that shape, and 2048 beat 384 by about 10%).
 constexpr int64_t kPrefetchAhead = 4096;
 template <class E, int R>
 ERANK_AVX2 void dot_blocks(const uint8_t* src, size_t ld, const float* x, int64_t n, float* out) {
