@@ -14,7 +14,9 @@ Per model, each measurement alternating between the two tools, best of R runs:
       erank      erank generate, 8-token prompt, --max-new-tokens 64 --ignore-eos (decode t/s)
   loss (N windows of 512 tokens of BoolQ passages):
       llama.cpp  llama-perplexity -m M -f text -c 512 -b 512 --chunks N   (its prompt eval t/s)
-      erank      erank loss on the same text cut into N texts of 512 tokens (tokens_per_s)
+      erank      erank loss on the same text cut into N texts of 512 tokens (batch_tokens /
+                 forward_s: its forward passes with the fused log-softmax, not the last
+                 layer's eRank that erank loss also takes; the whole run's rate is printed too)
 Peak RSS is /usr/bin/time's maximum resident set of each process (the largest over the runs).
 The prompts are BoolQ passages tokenised by the model's own tokenizer (generate_bench.py's).
 """
@@ -77,7 +79,12 @@ def erank_loss(erank, model, texts_file, threads, work):
     _, _, rss = timed([erank, "loss", "--model", model, "--data", texts_file, "--max-tokens", 512,
                        "--threads", threads, "-q", "--out", res], work)
     r = json.loads(res.read_text())
-    return r["timings"]["tokens_per_s"], rss, r["loss"]["trained"]["per_token"]
+    t = r["timings"]
+    # The forward passes with their fused log-softmax (forward_s), as llama-perplexity's prompt
+    # eval times its forward passes; `erank loss` also takes the last layer's eRank (metrics_s),
+    # which llama.cpp has no counterpart of. The whole run's rate goes into --out as well.
+    return t["batch_tokens"] / t["forward_s"], rss, r["loss"]["trained"]["per_token"], \
+        t["tokens_per_s"]
 
 
 def best(xs):
@@ -124,7 +131,7 @@ def main():
             texts_file = work / "texts.jsonl"
             texts_file.write_text("".join(json.dumps({"text": t}) + "\n"
                                           for t in texts[:a.loss_chunks]))
-            rows = {}
+            rows, run_rates = {}, []
             for rep in range(a.reps):
                 gb.log(f"[{model.name}] run {rep + 1}/{a.reps}")
                 for p in sizes:
@@ -136,8 +143,9 @@ def main():
                 rows.setdefault("decode 64", []).append((et, lt, er, lr))
                 lt, lr, lppl = llama_perplexity(bindir, model, text_file, a.loss_chunks, a.threads,
                                                 work)
-                et, er, eloss = erank_loss(erank, model, texts_file, a.threads, work)
+                et, er, eloss, erun = erank_loss(erank, model, texts_file, a.threads, work)
                 rows.setdefault("loss 512", []).append((et, lt, er, lr))
+                run_rates.append(erun)
             print(f"\n{model.name}: {a.threads} threads, best of {a.reps} "
                   f"(tokens/s; peak RSS MiB; ratios erank / llama.cpp)")
             print(f"{'':<14}{'erank t/s':>11}{'llama t/s':>11}{'speed':>8}"
@@ -152,7 +160,10 @@ def main():
                 print(f"{k:<14}{et:>11.1f}{lt:>11.1f}{et / lt:>7.2f}x"
                       f"{er:>11.0f}{lr:>11.0f}{er / lr:>7.2f}x")
             print(f"(loss on {a.loss_chunks} x 512 tokens: erank's mean loss {eloss:.4f}; "
-                  f"llama-perplexity's PPL {lppl} scores only the second half of each window)")
+                  f"llama-perplexity's PPL {lppl} scores only the second half of each window;\n"
+                  f" erank's loss rate is its forward passes with the fused log-softmax; with the "
+                  f"last layer's eRank that `erank loss` adds: {best(run_rates):.1f} t/s)")
+            out["loss 512"]["erank_run_tps"] = best(run_rates)
             report["models"][model.name] = out
     if a.out:
         Path(a.out).write_text(json.dumps(report, indent=1))

@@ -412,6 +412,11 @@ void gemm_f32(const GemmF32& g, int threads) {
   // few rows, by narrower column blocks). Task boundaries never change the sums.
   const int64_t mp = (g.M + kMr - 1) / kMr;
   int64_t nrb = (mp + kRowPanels - 1) / kRowPanels, ncb = (np + kColPanels - 1) / kColPanels;
+  // A stored weight's panels are expanded again by every row block: split its columns first, into
+  // twice the tasks (the tasks are then short, so more of them keep the cores even). Gemma-3's
+  // 64-token prefill had expanded its k/v panels 5 times and its 640-column ones 3 times.
+  if (g.codec)
+    while (nrb * ncb < 8 * threads && ncb < np) ++ncb;
   while (nrb * ncb < 4 * threads && nrb < mp) ++nrb;
   while (nrb * ncb < 4 * threads && ncb < np) ++ncb;
   const int64_t row_block = (mp + nrb - 1) / nrb * kMr, col_block = (np + ncb - 1) / ncb;
