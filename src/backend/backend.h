@@ -190,6 +190,11 @@ class Backend {
   virtual void embed(const Weight& table, std::span<const int32_t> ids, Act& out) = 0;
   // y = x W^T (+ b). W [out, in], x [rows, in], y [rows, out].
   virtual void linear(const Act& x, const Weight& w, const Weight* b, Act& y) = 0;
+  // y[i] = x W[i]^T (+ b[i]) for weights that read the same input (q, k and v; gate and up), each
+  // y[i] as linear's. One call, so that the cpu backend can run a decoding step's products in
+  // one parallel region. b[i] may be null; no y[i] may be x or another y[j].
+  virtual void linear_many(const Act& x, std::span<const Weight* const> w,
+                           std::span<const Weight* const> b, std::span<Act* const> y);
   // y += x (same shape)
   virtual void add(Act& y, const Act& x) = 0;
   // y *= x elementwise

@@ -7,6 +7,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <span>
 
 namespace erank {
 
@@ -49,6 +50,8 @@ void gemm_stored_rows(const GemmF32& g, int threads);
 // cpu backend runs it for decoding steps only (Backend::set_decoding).
 bool gemv_stored_fits(const GemmF32& g);
 void gemv_stored(const GemmF32& g, int threads);
+// Several such products (each fitting gemv_stored) in one parallel region: each C as gemv_stored's.
+void gemv_stored_many(std::span<const GemmF32> gs, int threads);
 // threads > 1: runs an OpenMP team of that many; 1: runs on the calling thread (inside a task).
 void gemm_f32(const GemmF32& g, int threads);
 // Packing op(B) once for many products (weights in decoding, where a product has few rows and

@@ -36,6 +36,10 @@ class ProfilingBackend final : public Backend {
   void linear(const Act& x, const Weight& w, const Weight* b, Act& y) override {
     timed("linear", [&] { in_->linear(x, w, b, y); });
   }
+  void linear_many(const Act& x, std::span<const Weight* const> w, std::span<const Weight* const> b,
+                   std::span<Act* const> y) override {
+    timed("linear_many", [&] { in_->linear_many(x, w, b, y); });
+  }
   void add(Act& y, const Act& x) override {
     timed("add", [&] { in_->add(y, x); });
   }

@@ -18,6 +18,19 @@ Act project(Backend& be, const Act& x, const Linear& l) {
   return y;
 }
 
+std::vector<Act> project_many(Backend& be, const Act& x, std::initializer_list<Linear> ls) {
+  std::vector<Act> ys(ls.size());
+  std::vector<const Weight*> w, b;
+  std::vector<Act*> y;
+  for (const Linear& l : ls) {
+    w.push_back(l.w);
+    b.push_back(l.b);
+    y.push_back(&ys[y.size()]);
+  }
+  be.linear_many(x, w, b, y);
+  return ys;
+}
+
 Act attend(Backend& be, Act& q, Act& k, const Act& v, const AttentionParams& p, const Rope* rope,
            const ForwardInput& in, int64_t layer) {
   if (rope && rope->rotary_dim > 0) {
@@ -34,10 +47,10 @@ Act attend(Backend& be, Act& q, Act& k, const Act& v, const AttentionParams& p, 
 
 Act gated_mlp(Backend& be, const Act& x, const Linear& gate, const Linear& up, const Linear& down,
               Activation act) {
-  Act g = project(be, x, gate);
-  be.activation(g, act);
-  be.mul(g, project(be, x, up));
-  return project(be, g, down);
+  std::vector<Act> gu = project_many(be, x, {gate, up});
+  be.activation(gu[0], act);
+  be.mul(gu[0], gu[1]);
+  return project(be, gu[0], down);
 }
 
 Act plain_mlp(Backend& be, const Act& x, const Linear& fc1, const Linear& fc2, Activation act) {

@@ -20,6 +20,8 @@ struct Rope {
 };
 
 Act project(Backend& be, const Act& x, const Linear& l);
+// The projections of one input, each as project's, in one backend call (linear_many).
+std::vector<Act> project_many(Backend& be, const Act& x, std::initializer_list<Linear> ls);
 
 // RoPE on q and k (when rope is non-null) at the rows' positions, then causal attention of layer
 // `layer`: over the sequence itself, or over its cached keys too when the input carries a cache.

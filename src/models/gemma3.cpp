@@ -228,12 +228,11 @@ void forward(const ModelConfig& c, const Weights& w, Backend& be, const ForwardI
                        c.attn_softcap};
     Act h, qn, kn;
     rms(x, L("input_layernorm.weight"), d, h);
-    Act q = project(be, h, lin("self_attn.q_proj"));
-    Act k = project(be, h, lin("self_attn.k_proj"));
-    Act v = project(be, h, lin("self_attn.v_proj"));
-    rms(q, L("self_attn.q_norm.weight"), hd, qn);
-    rms(k, L("self_attn.k_norm.weight"), hd, kn);
-    Act a = attend(be, qn, kn, v, with_attn_dropout(ap, c.dropout.attn, in),
+    std::vector<Act> qkv = project_many(
+        be, h, {lin("self_attn.q_proj"), lin("self_attn.k_proj"), lin("self_attn.v_proj")});
+    rms(qkv[0], L("self_attn.q_norm.weight"), hd, qn);
+    rms(qkv[1], L("self_attn.k_norm.weight"), hd, kn);
+    Act a = attend(be, qn, kn, qkv[2], with_attn_dropout(ap, c.dropout.attn, in),
                    sliding ? &local : &global, in, i);
     Act o = project(be, a, lin("self_attn.o_proj")), on;
     rms(o, L("post_attention_layernorm.weight"), d, on);

@@ -235,16 +235,16 @@ void forward(const ModelConfig& c, const Weights& w, Backend& be, const ForwardI
     const bool bq = c.qkv_bias;
     Act h;
     be.rms_norm(x, w.get(L("layers.{i}.input_layernorm.weight")), c.norm_eps, c.hidden, false, h);
-    Act q = project(be, h,
-                    linear_of(w, L("layers.{i}.self_attn.q_proj.weight"),
-                              bq ? L("layers.{i}.self_attn.q_proj.bias") : ""));
-    Act k = project(be, h,
-                    linear_of(w, L("layers.{i}.self_attn.k_proj.weight"),
-                              bq ? L("layers.{i}.self_attn.k_proj.bias") : ""));
-    Act v = project(be, h,
-                    linear_of(w, L("layers.{i}.self_attn.v_proj.weight"),
-                              bq ? L("layers.{i}.self_attn.v_proj.bias") : ""));
-    Act a = attend(be, q, k, v, with_attn_dropout(ap, c.dropout.attn, in), &rope, in, i);
+    std::vector<Act> qkv =
+        project_many(be, h,
+                     {linear_of(w, L("layers.{i}.self_attn.q_proj.weight"),
+                                bq ? L("layers.{i}.self_attn.q_proj.bias") : ""),
+                      linear_of(w, L("layers.{i}.self_attn.k_proj.weight"),
+                                bq ? L("layers.{i}.self_attn.k_proj.bias") : ""),
+                      linear_of(w, L("layers.{i}.self_attn.v_proj.weight"),
+                                bq ? L("layers.{i}.self_attn.v_proj.bias") : "")});
+    Act a =
+        attend(be, qkv[0], qkv[1], qkv[2], with_attn_dropout(ap, c.dropout.attn, in), &rope, in, i);
     Act o = project(be, a,
                     linear_of(w, L("layers.{i}.self_attn.o_proj.weight"),
                               c.o_bias ? L("layers.{i}.self_attn.o_proj.bias") : ""));

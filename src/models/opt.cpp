@@ -123,10 +123,12 @@ void forward(const ModelConfig& c, const Weights& w, Backend& be, const ForwardI
     };
     Act h = x;
     if (c.pre_norm) norm(x, "self_attn_layer_norm", h);
-    Act q = project(be, h, lin("self_attn.q_proj", bias));
-    Act k = project(be, h, lin("self_attn.k_proj", bias));
-    Act v = project(be, h, lin("self_attn.v_proj", bias));
-    Act a = attend(be, q, k, v, with_attn_dropout(ap, c.dropout.attn, in), nullptr, in, i);
+    std::vector<Act> qkv =
+        project_many(be, h,
+                     {lin("self_attn.q_proj", bias), lin("self_attn.k_proj", bias),
+                      lin("self_attn.v_proj", bias)});
+    Act a = attend(be, qkv[0], qkv[1], qkv[2], with_attn_dropout(ap, c.dropout.attn, in), nullptr,
+                   in, i);
     Act o = project(be, a, lin("self_attn.out_proj", c.o_bias));
     dropout(be, o, c.dropout.resid, in);
     report_tap(sink, Tap::attn_out, int(i), o, in.seqs);

@@ -325,6 +325,61 @@ TEST(StoredWeights, BackendLinearAndEmbedMatchF32Weights) {
   }
 }
 
+// linear_many (q, k, v or gate, up of one input in one call) gives each output linear's bits:
+// in decoding steps (one parallel region over all the weights' rows, split by bytes), with more
+// rows, with f32 weights, with and without biases, on 1 and 2 threads and on the reference.
+TEST(StoredWeights, LinearManyEqualsOneLinearEach) {
+  for (const char* name : {"cpu", "reference"})
+    for (int threads : {1, 2}) {
+      auto be = make_backend(name, threads);
+      // Three weights of different types and widths over one 576-wide input (SmolLM2's width);
+      // the third is f32 in the last case, which takes linear's own path for all of them.
+      auto [w0, f0] = random_weight(GGMLType::Q5_0, 1024, 576, 1);
+      auto [w1, f1] = random_weight(GGMLType::Q4_1, 35, 576, 2);
+      auto [w2, f2] = random_weight(GGMLType::Q8_0, 257, 576, 3);
+      auto [w3, f3] = random_weight(GGMLType::Q6_K, 130, 768, 4);
+      (void)f0;
+      (void)f1;
+      (void)f3;
+      const std::vector<float> quarter(1024, 0.25f);
+      const Weight b0({1024}, quarter), b2({257}, std::vector<float>(257, -0.5f));
+      for (bool f32_third : {false, true})
+        for (int64_t rows : {1, 3})
+          for (bool decoding : {true, false}) {
+            Act x = be->alloc(rows, 576);
+            std::mt19937 gen{unsigned(rows * 7 + threads)};
+            std::normal_distribution<float> nd(0.0f, 1.0f);
+            for (int64_t i = 0; i < x.size(); ++i) {
+              if (x.prec == Precision::f32)
+                x.f[size_t(i)] = nd(gen);
+              else
+                x.d[size_t(i)] = nd(gen);
+            }
+            const Weight& third = f32_third ? f2 : w2;
+            const std::vector<const Weight*> ws = {&w0, &w1, &third}, bs = {&b0, nullptr, &b2};
+            be->set_decoding(decoding);
+            std::vector<Act> want(3), got(3);
+            for (size_t i = 0; i < 3; ++i) be->linear(x, *ws[i], bs[i], want[i]);
+            std::vector<Act*> ys = {&got[0], &got[1], &got[2]};
+            be->linear_many(x, ws, bs, ys);
+            be->set_decoding(false);
+            for (size_t i = 0; i < 3; ++i) {
+              ASSERT_EQ(got[i].rows, rows);
+              ASSERT_EQ(got[i].f, want[i].f) << name << " threads " << threads << " rows " << rows
+                                             << " decoding " << decoding << " weight " << i;
+              ASSERT_EQ(got[i].d, want[i].d) << name << " weight " << i;
+            }
+          }
+      // Mismatched widths are linear's error, not a wrong product.
+      Act x = be->alloc(1, 576), y0, y1;
+      const std::vector<const Weight*> ws = {&w0, &w3}, bs = {nullptr, nullptr};
+      std::vector<Act*> ys = {&y0, &y1};
+      be->set_decoding(true);
+      EXPECT_THROW(be->linear_many(x, ws, bs, ys), Error);
+      be->set_decoding(false);
+    }
+}
+
 // The decode cache (set_decode_cache: few-row products from a packed f32 copy made once) gives
 // the same bits as expanding the blocks per call, and as the f32 weight, on every call.
 TEST(StoredWeights, DecodeCacheGivesTheSameProducts) {
