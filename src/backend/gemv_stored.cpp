@@ -43,6 +43,7 @@ void gemv_stored(const GemmF32& g, int threads) {
 }
 
 void gemv_stored_many(std::span<const GemmF32> gs, int threads) {
+  if (gs.empty()) return;
   // Each thread takes an equal share of the weights' bytes (a group of rows costs its bytes:
   // Gemma-3's v is Q8_0 next to a Q5_0 q and k), in whole groups, in order.
   std::vector<int64_t> end;      // groups of products 0..i
