@@ -278,21 +278,27 @@ TEST(StoredWeights, ColumnDequantizersEqualRowsTransposed) {
   EXPECT_EQ(checked, 7);
 }
 
+// Standard normal activations in the backend's precision.
+Act normal_input(const Backend& be, int64_t rows, int64_t cols, unsigned seed) {
+  Act x = be.alloc(rows, cols);
+  std::mt19937 gen{seed};
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  for (int64_t i = 0; i < x.size(); ++i) {
+    if (x.prec == Precision::f32)
+      x.f[size_t(i)] = nd(gen);
+    else
+      x.d[size_t(i)] = nd(gen);
+  }
+  return x;
+}
+
 TEST(StoredWeights, BackendLinearAndEmbedMatchF32Weights) {
   for (const char* name : {"cpu", "reference"}) {
     auto be = make_backend(name, 2);
     for (GGMLType t : {GGMLType::BF16, GGMLType::Q4_1, GGMLType::Q4_K, GGMLType::Q6_K}) {
       auto [sw, fw] = random_weight(t, 50, 512, unsigned(int(t) + 3));
       for (int64_t rows : {1, 4, 70}) {
-        Act x = be->alloc(rows, 512);
-        std::mt19937 gen{unsigned(rows)};
-        std::normal_distribution<float> nd(0.0f, 1.0f);
-        for (int64_t i = 0; i < x.size(); ++i) {
-          if (x.prec == Precision::f32)
-            x.f[size_t(i)] = nd(gen);
-          else
-            x.d[size_t(i)] = nd(gen);
-        }
+        const Act x = normal_input(*be, rows, 512, unsigned(rows));
         const std::vector<float> ones(50, 0.25f);
         const Weight bias({50}, ones);
         const std::vector<const Weight*> biases = {nullptr, &bias};
@@ -346,15 +352,7 @@ TEST(StoredWeights, LinearManyEqualsOneLinearEach) {
       for (bool f32_third : {false, true})
         for (int64_t rows : {1, 3})
           for (bool decoding : {true, false}) {
-            Act x = be->alloc(rows, 576);
-            std::mt19937 gen{unsigned(rows * 7 + threads)};
-            std::normal_distribution<float> nd(0.0f, 1.0f);
-            for (int64_t i = 0; i < x.size(); ++i) {
-              if (x.prec == Precision::f32)
-                x.f[size_t(i)] = nd(gen);
-              else
-                x.d[size_t(i)] = nd(gen);
-            }
+            const Act x = normal_input(*be, rows, 576, unsigned(rows * 7 + threads));
             const Weight& third = f32_third ? f2 : w2;
             const std::vector<const Weight*> ws = {&w0, &w1, &third}, bs = {&b0, nullptr, &b2};
             be->set_decoding(decoding);
