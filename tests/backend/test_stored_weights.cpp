@@ -223,6 +223,70 @@ TEST(StoredWeights, OneRowProductSumsInItsDocumentedOrder) {
   EXPECT_GE(checked, 9) << "types with a vectorised row expansion";
 }
 
+// The same order with block scales that are zero, -0, subnormal, infinite or NaN (the one-row
+// kernels convert scales without testing for infinities and NaNs): the scalar model's bits, NaN
+// where it is NaN.
+TEST(StoredWeights, OneRowProductsWithSpecialScalesKeepTheirOrder) {
+  if (!gemm_f32_available()) GTEST_SKIP() << "no AVX2/AVX-512: the backend uses OpenBLAS";
+  const uint16_t specials[] = {0x0000, 0x8000, 0x0001, 0x7C00, 0xFC00, 0x7E00, 0x3C00, 0x2E66};
+  int checked = 0;
+  for (GGMLType t : kTypes) {
+    if (!weight_codec(t).dot_rows || ggml_scale_offsets(t).empty()) continue;
+    ++checked;
+    const int64_t N = 9, K = 4 * ggml_block_size(t);
+    auto [sw, fw] = random_weight(t, N, K, unsigned(int(t) + 77));
+    auto* bytes = const_cast<uint8_t*>(sw.raw);
+    std::mt19937 rng{unsigned(int(t))};
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t b = 0; b < 4; ++b)
+        if ((n + b) % 2 == 0)  // half the blocks special, the rest as drawn
+          for (size_t off : ggml_scale_offsets(t)) {
+            const uint16_t h = specials[rng() % 8];
+            std::memcpy(bytes + size_t(n) * sw.row_bytes + size_t(b) * ggml_type_size(t) + off, &h,
+                        2);
+          }
+    std::vector<float> w(static_cast<size_t>(N * K)), x(static_cast<size_t>(K)),
+        got(static_cast<size_t>(N));
+    dequantize(t, bytes, w.data(), N * K);
+    std::normal_distribution<float> nd(0.0f, 1.0f);
+    for (auto& v : x) v = nd(rng);
+    GemmF32 g{.M = 1, .N = N, .K = K, .A = x.data(), .lda = K, .C = got.data(), .ldc = N};
+    g.Bq = bytes;
+    g.ldbq = sw.row_bytes;
+    g.codec = sw.codec;
+    gemv_stored(g, 1);
+    for (int64_t n = 0; n < N; ++n) {
+      const float want = dot_in_gemv_order(w.data() + n * K, x.data(), K, 0.0f, false);
+      if (std::isnan(want))
+        EXPECT_TRUE(std::isnan(got[size_t(n)])) << ggml_type_name(t) << " row " << n;
+      else
+        EXPECT_EQ(std::memcmp(&got[size_t(n)], &want, 4), 0)
+            << ggml_type_name(t) << " row " << n << ": " << got[size_t(n)] << " vs " << want;
+    }
+  }
+  EXPECT_GE(checked, 7) << "block types with a vectorised row expansion";
+  // An infinite scale over values all above the offset, times positive x: +inf (a kernel that
+  // folded the offset into an FMA, inf q - 8 inf, would give NaN).
+  for (GGMLType t : {GGMLType::Q4_0, GGMLType::Q5_0}) {
+    const int64_t K = 2 * ggml_block_size(t);
+    std::vector<uint8_t> row(ggml_row_bytes(t, K), 0xFF);
+    const uint16_t inf = 0x7C00, one = 0x3C00;
+    std::memcpy(row.data(), &inf, 2);
+    std::memcpy(row.data() + ggml_type_size(t), &one, 2);
+    std::vector<float> w(static_cast<size_t>(K)), x(static_cast<size_t>(K), 0.5f);
+    dequantize(t, row.data(), w.data(), K);
+    float got = 0;
+    GemmF32 g{.M = 1, .N = 1, .K = K, .A = x.data(), .lda = K, .C = &got, .ldc = 1};
+    g.Bq = row.data();
+    g.ldbq = row.size();
+    g.codec = &weight_codec(t);
+    gemv_stored(g, 1);
+    const float want = dot_in_gemv_order(w.data(), x.data(), K, 0.0f, false);
+    EXPECT_TRUE(std::isinf(want)) << ggml_type_name(t);
+    EXPECT_EQ(std::memcmp(&got, &want, 4), 0) << ggml_type_name(t) << ": " << got;
+  }
+}
+
 // Each column dequantizer against the row expansion, transposed: n rows of 1 to 16 held in a
 // buffer of exactly n rows (nothing read past them), every block of a row, scales that are
 // zero, subnormal, infinite or NaN (NaN wherever the rows have NaN), and the output strides of
