@@ -210,6 +210,27 @@ class HostBackend final : public Backend {
     }
   }
 
+  // x [rows, K] times a weight kept in its file's type, into C (onto C's values when accumulating).
+  static GemmF32 stored_product(const float* x, int64_t rows, const Weight& w, float* C,
+                                bool accumulate) {
+    return {.M = rows,
+            .N = w.dim(0),
+            .K = w.dim(1),
+            .A = x,
+            .lda = w.dim(1),
+            .C = C,
+            .ldc = w.dim(0),
+            .accumulate = accumulate,
+            .Bq = w.raw,
+            .ldbq = w.row_bytes,
+            .codec = w.codec};
+  }
+  // Decoding one sequence (set_decoding): blocks expanded in registers and multiplied along k (a
+  // row's sums then depend on the row count, so not when batch-invariant).
+  bool takes_gemv(const GemmF32& g) const {
+    return decoding_ && !batch_invariant_ && gemv_stored_fits(g);
+  }
+
   void linear(const Act& x, const Weight& w, const Weight* b, Act& y) override {
     const int64_t R = x.rows, I = x.cols, O = w.dim(0);
     ERANK_CHECK(w.dim(1) == I, "linear: weight [{}, {}] vs input width {}", O, w.dim(1), I);
@@ -234,20 +255,8 @@ class HostBackend final : public Backend {
       // Few rows (decoding): always erank's kernel, from the weight packed once.
       const bool few_rows = R <= kDecodeRows;
       if (w.stored() && gemm_f32_available()) {
-        const GemmF32 g{.M = R,
-                        .N = O,
-                        .K = I,
-                        .A = xi,
-                        .lda = I,
-                        .C = yo,
-                        .ldc = O,
-                        .accumulate = bv != nullptr,
-                        .Bq = w.raw,
-                        .ldbq = w.row_bytes,
-                        .codec = w.codec};
-        if (decoding_ && !batch_invariant_ && gemv_stored_fits(g)) {
-          // Decoding one sequence (set_decoding): blocks expanded in registers and multiplied
-          // along k (a row's sums then depend on the row count, so not when batch-invariant).
+        const GemmF32 g = stored_product(xi, R, w, yo, bv != nullptr);
+        if (takes_gemv(g)) {
           gemv_stored(g, nt);
         } else if (gemm_stored_rows_fits(g)) {
           // Decoding: blocks expanded with the weight's rows in the vector lanes, no panel.
@@ -329,25 +338,16 @@ class HostBackend final : public Backend {
                    std::span<Act* const> y) override {
     if constexpr (kFast) {
       std::vector<GemmF32> gs;
-      bool fits = decoding_ && !batch_invariant_ && x.rows == 1 && gemm_f32_available() &&
-                  b.size() == w.size() && y.size() == w.size();
+      bool fits = gemm_f32_available() && b.size() == w.size() && y.size() == w.size();
       int64_t work = 0;
       for (size_t i = 0; fits && i < w.size(); ++i) {
         const Weight& wi = *w[i];
-        const int64_t O = wi.dim(0);
-        fits = wi.stored() && wi.dim(1) == x.cols && (!b[i] || b[i]->numel() == O) && y[i] != &x;
-        gs.push_back({.M = 1,
-                      .N = O,
-                      .K = x.cols,
-                      .A = data<T>(x),
-                      .lda = x.cols,
-                      .ldc = O,
-                      .accumulate = b[i] != nullptr,
-                      .Bq = wi.raw,
-                      .ldbq = wi.row_bytes,
-                      .codec = wi.codec});
-        fits = fits && gemv_stored_fits(gs.back());
-        work += O * x.cols;
+        fits = wi.stored() && wi.dim(1) == x.cols && (!b[i] || b[i]->numel() == wi.dim(0)) &&
+               y[i] != &x;
+        if (!fits) break;
+        gs.push_back(stored_product(data<T>(x), x.rows, wi, nullptr, b[i] != nullptr));
+        fits = takes_gemv(gs.back());
+        work += wi.dim(0) * x.cols;
       }
       if (fits) {
         for (size_t i = 0; i < w.size(); ++i) {
